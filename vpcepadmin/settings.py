@@ -1,0 +1,219 @@
+"""The one settings module. Everything that differs between machines comes from the environment.
+
+See README.md ("Configuration") for every variable. Unsafe production configurations are refused by
+the system checks in ``vpcepadmin.checks``.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("VPCEPADMIN_VAR_DIR", BASE_DIR / "var"))
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("VPCEPADMIN_DEBUG")
+# An empty key is refused by the system check `vpcepadmin.E001` whenever a command runs checks.
+SECRET_KEY = env_str("VPCEPADMIN_SECRET_KEY")
+ALLOWED_HOSTS = env_list("VPCEPADMIN_ALLOWED_HOSTS", "localhost,127.0.0.1" if DEBUG else "")
+CSRF_TRUSTED_ORIGINS = env_list("VPCEPADMIN_CSRF_TRUSTED_ORIGINS")
+
+# The simulator is a fake cloud; while it is enabled, accounts may point at loopback endpoints.
+SIMULATOR_ENABLED = env_bool("VPCEPADMIN_SIMULATOR")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "crispy_forms",
+    "crispy_bootstrap5",
+    "vpcepadmin",
+    "vpcepadmin.simulator",
+]
+
+MIDDLEWARE = [
+    "vpcepadmin.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "vpcepadmin.middleware.LoginRequiredMiddleware",
+    "vpcepadmin.middleware.NoStoreMiddleware",
+]
+
+ROOT_URLCONF = "vpcepadmin.urls"
+WSGI_APPLICATION = "vpcepadmin.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "vpcepadmin.context_processors.site",
+            ],
+            "string_if_invalid": "",
+        },
+    }
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
+        conn_max_age=int(env_str("VPCEPADMIN_DB_CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite serialises writers; a busy timeout keeps the demo's simulator thread and requests polite.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# IAM tokens live in the cache; several app processes must share it (Redis in production).
+_cache_url = env_str("VPCEPADMIN_CACHE_URL")
+if _cache_url:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _cache_url,
+            "KEY_PREFIX": "vpcepadmin",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "vpcepadmin"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 15}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "overview"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+if DEBUG:
+    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+
+CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
+CRISPY_TEMPLATE_PACK = "bootstrap5"
+
+# --- sessions, cookies, headers -------------------------------------------------------------------
+SECURE_COOKIES = env_bool("VPCEPADMIN_SECURE_COOKIES", not DEBUG)
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+SESSION_COOKIE_NAME = "__Host-sessionid" if SECURE_COOKIES else "sessionid"
+CSRF_COOKIE_NAME = "__Host-csrftoken" if SECURE_COOKIES else "csrftoken"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = int(timedelta(hours=12).total_seconds())
+SESSION_IDLE_TIMEOUT = int(env_str("VPCEPADMIN_SESSION_IDLE_SECONDS", "1800"))
+SECURE_SSL_REDIRECT = env_bool("VPCEPADMIN_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = 0 if DEBUG else 31536000
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Only a proxy we run may tell us the client's address; see vpcepadmin.middleware.client_ip.
+TRUSTED_PROXY_HEADER = env_str("VPCEPADMIN_TRUSTED_PROXY_HEADER")  # e.g. "HTTP_X_FORWARDED_FOR"
+TRUSTED_PROXY_COUNT = int(env_str("VPCEPADMIN_TRUSTED_PROXY_COUNT", "1"))
+if env_bool("VPCEPADMIN_BEHIND_TLS_PROXY"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+
+# --- the clouds -----------------------------------------------------------------------------------
+CLOUD_CONNECT_TIMEOUT = float(env_str("VPCEPADMIN_CLOUD_CONNECT_TIMEOUT", "3.05"))
+CLOUD_READ_TIMEOUT = float(env_str("VPCEPADMIN_CLOUD_READ_TIMEOUT", "10"))
+CLOUD_DEADLINE = float(env_str("VPCEPADMIN_CLOUD_DEADLINE", "20"))
+CLOUD_MAX_BODY_BYTES = int(env_str("VPCEPADMIN_CLOUD_MAX_BODY_BYTES", str(5 * 1024 * 1024)))
+CLOUD_GET_RETRIES = int(env_str("VPCEPADMIN_CLOUD_GET_RETRIES", "2"))
+CLOUD_RETRY_AFTER_MAX = float(env_str("VPCEPADMIN_CLOUD_RETRY_AFTER_MAX", "10"))
+CLOUD_BACKOFF_BASE = float(env_str("VPCEPADMIN_CLOUD_BACKOFF_BASE", "0.5"))
+CLOUD_BACKOFF_MAX = float(env_str("VPCEPADMIN_CLOUD_BACKOFF_MAX", "4"))
+# Endpoint overrides must end in one of these (SSRF rules, reliability.md §5.5).
+CLOUD_ALLOWED_ENDPOINT_SUFFIXES = env_list(
+    "VPCEPADMIN_ALLOWED_ENDPOINT_SUFFIXES", "myhuaweicloud.com,myhuaweicloud.eu,otc.t-systems.com"
+)
+
+# --- logging: one line per record, never a secret (the cloud client logs no headers or bodies) -------
+LOG_LEVEL = env_str("VPCEPADMIN_LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "vpcepadmin.logsetup.RequestIdFilter"}},
+    "formatters": {"line": {"()": "vpcepadmin.logsetup.OneLineFormatter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "line", "filters": ["request_id"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.server": {"level": "INFO"},
+        "urllib3": {"level": "WARNING"},
+    },
+}
