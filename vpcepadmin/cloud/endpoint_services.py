@@ -1,0 +1,186 @@
+"""Endpoint-service calls: ``<resource>_<verb>(client, …)`` returning typed results (vpcep-api.md §2–§7)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from vpcepadmin.cloud.client import VpcepClient, path_segment
+from vpcepadmin.cloud.errors import CloudOutcomeUnknown, CloudUnavailable
+from vpcepadmin.cloud.transport import CloudResponse
+from vpcepadmin.cloud.types import (
+    Connection,
+    ConnectionPage,
+    EndpointService,
+    PortMapping,
+    Quota,
+    ServiceChanges,
+    ServicePage,
+)
+
+SERVICES = "vpc-endpoint-services"
+MAX_PAGE_SIZE = 1000
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CallResult(Generic[T]):
+    """A mutation's typed result plus what the audit log keeps of the answer."""
+
+    value: T
+    status: int
+    body: Any
+    cloud_request_id: str
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class NewEndpointService:
+    """The body of a create call (required: port_id, vpc_id, server_type, ports)."""
+
+    port_id: str
+    vpc_id: str
+    server_type: str
+    ports: tuple[PortMapping, ...]
+    service_name: str = ""
+    approval_enabled: bool = True
+    description: str = ""
+    tcp_proxy: str = "close"
+
+    def to_api(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "port_id": self.port_id,
+            "vpc_id": self.vpc_id,
+            "server_type": self.server_type,
+            "ports": [mapping.to_api() for mapping in self.ports],
+            "approval_enabled": self.approval_enabled,
+            "service_type": "interface",
+            "tcp_proxy": self.tcp_proxy,
+        }
+        if self.service_name:
+            body["service_name"] = self.service_name
+        if self.description:
+            body["description"] = self.description
+        return body
+
+
+def _parse(response: CloudResponse, parser: Callable[[Any], T], *, mutating: bool = False) -> T:
+    try:
+        return parser(response.body)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        error_class = CloudOutcomeUnknown if mutating else CloudUnavailable
+        raise error_class(
+            f"The cloud's answer could not be read ({exc}).",
+            status=response.status,
+            cloud_request_id=response.cloud_request_id,
+        ) from exc
+
+
+def _service_page(body: Any) -> ServicePage:
+    items = body["endpoint_services"]
+    if not isinstance(items, list):
+        raise ValueError("endpoint_services is not a list")
+    services = tuple(EndpointService.from_api(item) for item in items)
+    total = body.get("total_count", len(services))
+    return ServicePage(services, int(total))
+
+
+def _result(response: CloudResponse, value: T) -> CallResult[T]:
+    return CallResult(value, response.status, response.body, response.cloud_request_id, response.elapsed)
+
+
+def endpoint_service_list(
+    client: VpcepClient,
+    *,
+    name: str | None = None,
+    service_id: str | None = None,
+    status: str | None = None,
+    sort_key: str | None = None,
+    sort_dir: str | None = None,
+    limit: int | None = None,
+    offset: int | None = None,
+) -> ServicePage:
+    """One page of services. ``name`` is a case-insensitive substring of the stored full name."""
+    query = {
+        "endpoint_service_name": name or None,
+        "id": service_id,
+        "status": status,
+        "sort_key": sort_key,
+        "sort_dir": sort_dir,
+        "limit": limit,
+        "offset": offset,
+    }
+    return _parse(client.call("GET", SERVICES, query=query), _service_page)
+
+
+def endpoint_service_list_all(
+    client: VpcepClient, *, name: str | None = None, status: str | None = None, page_size: int = MAX_PAGE_SIZE
+) -> list[EndpointService]:
+    """Every matching service, paging with ``limit``/``offset`` until ``total_count`` is reached."""
+    services: list[EndpointService] = []
+    while True:
+        page = endpoint_service_list(
+            client, name=name, status=status, sort_dir="asc", limit=page_size, offset=len(services)
+        )
+        services.extend(page.services)
+        if not page.services or len(services) >= page.total_count:
+            return services
+
+
+def endpoint_service_get(client: VpcepClient, service_id: str) -> EndpointService:
+    response = client.call("GET", f"{SERVICES}/{path_segment(service_id)}")
+    return _parse(response, EndpointService.from_api)
+
+
+def endpoint_service_update(
+    client: VpcepClient, service_id: str, changes: ServiceChanges
+) -> CallResult[EndpointService]:
+    """One PUT with only the given fields (``ports`` complete). Never retried automatically."""
+    body = changes.to_api()
+    if not body:
+        raise ValueError("an update needs at least one changed field")
+    response = client.call("PUT", f"{SERVICES}/{path_segment(service_id)}", body=body)
+    return _result(response, _parse(response, EndpointService.from_api, mutating=True))
+
+
+def endpoint_service_create(client: VpcepClient, spec: NewEndpointService) -> CallResult[EndpointService]:
+    response = client.call("POST", SERVICES, body=spec.to_api())
+    return _result(response, _parse(response, EndpointService.from_api, mutating=True))
+
+
+def endpoint_service_delete(client: VpcepClient, service_id: str) -> CallResult[None]:
+    response = client.call("DELETE", f"{SERVICES}/{path_segment(service_id)}")
+    return _result(response, None)
+
+
+def _connection_page(body: Any) -> ConnectionPage:
+    items = body["connections"]
+    if not isinstance(items, list):
+        raise ValueError("connections is not a list")
+    connections = tuple(Connection.from_api(item) for item in items)
+    return ConnectionPage(connections, int(body.get("total_count", len(connections))))
+
+
+def connection_list(
+    client: VpcepClient,
+    service_id: str,
+    *,
+    status: str | None = None,
+    limit: int | None = None,
+    offset: int | None = None,
+) -> ConnectionPage:
+    query = {"status": status, "limit": limit, "offset": offset}
+    response = client.call("GET", f"{SERVICES}/{path_segment(service_id)}/connections", query=query)
+    return _parse(response, _connection_page)
+
+
+def _quotas(body: Any) -> tuple[Quota, ...]:
+    resources = body["quotas"]["resources"]
+    if not isinstance(resources, list):
+        raise ValueError("quotas.resources is not a list")
+    return tuple(Quota.from_api(item) for item in resources)
+
+
+def quota_list(client: VpcepClient, resource_type: str | None = None) -> tuple[Quota, ...]:
+    return _parse(client.call("GET", "quotas", query={"type": resource_type}), _quotas)

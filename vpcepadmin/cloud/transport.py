@@ -1,0 +1,385 @@
+"""The network policy for every cloud call (reliability.md §5.3, the documented configuration).
+
+- one keep-alive ``requests.Session`` per origin and thread; redirects are never followed;
+- every attempt has a (connect, read) timeout, and the whole call — retries and back-off included —
+  a total deadline that also bounds a body dripped byte by byte (a read timeout alone does not);
+- response bodies are capped in size;
+- GETs are retried on connection errors, 429, 502, 503 and 504 with capped, jittered back-off and a
+  capped ``Retry-After``; PUT, POST and DELETE are never retried automatically (the only second
+  send is after a 401 token expiry, which the gateway answers before the request reaches the API);
+- nothing secret is logged: one line per attempt with method, path, status, duration and the
+  cloud's request id, never headers or bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import requests
+import urllib3.exceptions
+from requests.adapters import HTTPAdapter
+
+from vpcepadmin.cloud.errors import (
+    TOKEN_REFRESH_CODES,
+    CloudAuthError,
+    CloudError,
+    CloudOutcomeUnknown,
+    CloudUnavailable,
+    classify,
+    parse_error_body,
+)
+from vpcepadmin.cloud.signing import canonical_query
+
+logger = logging.getLogger("vpcepadmin.cloud")
+
+RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+# NOTE: for a mutation these answers come from a gateway that may have forwarded the request.
+UNKNOWN_OUTCOME_STATUSES = frozenset({502, 504})
+READ_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class NetworkPolicy:
+    """Timeouts in seconds; ``deadline`` bounds a whole call including retries."""
+
+    connect_timeout: float = 3.05
+    read_timeout: float = 10.0
+    deadline: float = 20.0
+    max_body_bytes: int = 5 * 1024 * 1024
+    get_retries: int = 2
+    backoff_base: float = 0.5
+    backoff_max: float = 4.0
+    retry_after_max: float = 10.0
+
+    @classmethod
+    def from_settings(cls) -> NetworkPolicy:
+        from django.conf import settings
+
+        return cls(
+            connect_timeout=settings.CLOUD_CONNECT_TIMEOUT,
+            read_timeout=settings.CLOUD_READ_TIMEOUT,
+            deadline=settings.CLOUD_DEADLINE,
+            max_body_bytes=settings.CLOUD_MAX_BODY_BYTES,
+            get_retries=settings.CLOUD_GET_RETRIES,
+            backoff_base=settings.CLOUD_BACKOFF_BASE,
+            backoff_max=settings.CLOUD_BACKOFF_MAX,
+            retry_after_max=settings.CLOUD_RETRY_AFTER_MAX,
+        )
+
+
+@dataclass
+class OutgoingRequest:
+    """What to send. ``query`` pairs are sent in canonical order, exactly as AK/SK signs them."""
+
+    method: str
+    base_url: str
+    path: str
+    query: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+    @property
+    def url(self) -> str:
+        query = canonical_query(self.query)
+        return f"{self.base_url}{self.path}" + (f"?{query}" if query else "")
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).netloc
+
+    @property
+    def mutating(self) -> bool:
+        return self.method.upper() != "GET"
+
+
+@dataclass(frozen=True)
+class CloudResponse:
+    """A successful (2xx) answer. ``headers`` are kept out of ``repr`` (IAM puts a token there)."""
+
+    status: int
+    body: Any
+    cloud_request_id: str
+    elapsed: float
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+class Auth(Protocol):
+    """Adds authentication headers to each attempt; may refresh once after a 401."""
+
+    def headers(self, request: OutgoingRequest, transport: Transport) -> dict[str, str]: ...
+
+    def refresh(self) -> bool: ...
+
+
+class _NotSent(Exception):
+    """The request never reached the server (connect failure or timeout)."""
+
+
+class _Broken(Exception):
+    """The request was (or may have been) sent, and no complete answer came back."""
+
+    def __init__(self, reason: str, retryable: bool = True) -> None:
+        super().__init__(reason)
+        self.retryable = retryable
+
+
+@dataclass
+class _Answer:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+_local = threading.local()
+_CONNECT_FAILURES = (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
+
+
+def _session_for(origin: str) -> requests.Session:
+    sessions: dict[str, requests.Session] = getattr(_local, "sessions", {})
+    _local.sessions = sessions
+    session = sessions.get(origin)
+    if session is None:
+        session = requests.Session()
+        session.trust_env = False  # no proxies or netrc credentials picked up from the environment
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=4, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        sessions[origin] = session
+    return session
+
+
+def _never_sent(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, _CONNECT_FAILURES):
+            return True
+        stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
+        stack.extend(arg for arg in current.args if isinstance(arg, BaseException))
+    return False
+
+
+class Transport:
+    """Sends requests under a ``NetworkPolicy`` and maps every failure onto ``errors``."""
+
+    def __init__(
+        self,
+        policy: NetworkPolicy | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.policy = policy or NetworkPolicy()
+        self._sleep = sleep
+        self._clock = clock
+        self._jitter = jitter
+
+    def send(self, request: OutgoingRequest, auth: Auth | None) -> CloudResponse:
+        started = self._clock()
+        deadline_at = started + self.policy.deadline
+        attempt, refreshed = 0, False
+        while True:
+            attempt += 1
+            headers = {"Content-Type": "application/json", "Accept": "application/json"}
+            if auth is not None:
+                headers.update(auth.headers(request, self))
+            try:
+                answer = self._exchange(request, headers, deadline_at)
+            except (_NotSent, _Broken) as exc:
+                self._log(request, attempt, 0, started, "", str(exc))
+                if not request.mutating and self._may_retry(exc, attempt, deadline_at):
+                    self._sleep(self._backoff(attempt, deadline_at))
+                    continue
+                raise self._transport_error(request, exc) from exc
+            request_id = answer.headers.get("X-Request-Id", "")
+            self._log(request, attempt, answer.status, started, request_id)
+            if 200 <= answer.status < 300:
+                return self._success(request, answer, started, request_id)
+            error = self._http_error(request, answer, request_id)
+            if not refreshed and self._token_expired(error) and auth is not None and auth.refresh():
+                refreshed = True
+                continue
+            if self._retryable_answer(request, answer, attempt):
+                delay = self._retry_delay(answer, attempt, deadline_at)
+                if delay is not None:
+                    self._sleep(delay)
+                    continue
+            raise error
+
+    # --- one attempt ------------------------------------------------------------------------------
+    def _exchange(self, request: OutgoingRequest, headers: dict[str, str], deadline_at: float) -> _Answer:
+        remaining = deadline_at - self._clock()
+        if remaining <= 0:
+            raise _NotSent("total deadline exceeded")
+        session = _session_for(request.base_url)
+        timeout = (min(self.policy.connect_timeout, remaining), min(self.policy.read_timeout, remaining))
+        try:
+            response = session.request(
+                request.method,
+                request.url,
+                data=request.body or None,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.ConnectTimeout as exc:
+            raise _NotSent("connect timeout") from exc
+        except requests.ReadTimeout as exc:
+            raise _Broken("read timeout") from exc
+        except requests.ConnectionError as exc:
+            if _never_sent(exc):
+                raise _NotSent("connection refused or unreachable") from exc
+            raise _Broken("connection broken") from exc
+        except requests.RequestException as exc:
+            raise _NotSent(type(exc).__name__) from exc
+        with response:
+            body = self._read_body(response, deadline_at)
+            return _Answer(response.status_code, response.headers, body)
+
+    def _read_body(self, response: requests.Response, deadline_at: float) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        raw = response.raw
+        sock = getattr(raw.connection, "sock", None) if raw.connection is not None else None
+        try:
+            while True:
+                remaining = deadline_at - self._clock()
+                if remaining <= 0:
+                    raise _Broken("total deadline exceeded while reading the body", retryable=False)
+                if sock is not None:
+                    sock.settimeout(min(self.policy.read_timeout, remaining))
+                chunk = raw.read1(READ_CHUNK)
+                if not chunk:
+                    return b"".join(chunks)
+                total += len(chunk)
+                if total > self.policy.max_body_bytes:
+                    raise _Broken(f"body larger than {self.policy.max_body_bytes} bytes", retryable=False)
+                chunks.append(chunk)
+        except (urllib3.exceptions.HTTPError, OSError, requests.RequestException) as exc:
+            if deadline_at - self._clock() <= 0:
+                raise _Broken("total deadline exceeded while reading the body", retryable=False) from exc
+            raise _Broken(f"body read failed ({type(exc).__name__})") from exc
+        finally:
+            if sock is not None and sock.fileno() != -1:
+                sock.settimeout(self.policy.read_timeout)
+
+    # --- outcomes ---------------------------------------------------------------------------------
+    def _success(
+        self, request: OutgoingRequest, answer: _Answer, started: float, request_id: str
+    ) -> CloudResponse:
+        body: Any = None
+        if answer.body:
+            try:
+                body = json.loads(answer.body)
+            except ValueError as exc:
+                error_class = CloudOutcomeUnknown if request.mutating else CloudUnavailable
+                raise error_class(
+                    "The cloud answered with a body that is not JSON.",
+                    status=answer.status,
+                    cloud_request_id=request_id,
+                ) from exc
+        return CloudResponse(answer.status, body, request_id, self._clock() - started, dict(answer.headers))
+
+    def _http_error(self, request: OutgoingRequest, answer: _Answer, request_id: str) -> CloudError:
+        if 300 <= answer.status < 400:
+            return CloudUnavailable(
+                f"The cloud answered with a redirect (HTTP {answer.status}); redirects are never followed.",
+                status=answer.status,
+                cloud_request_id=request_id,
+            )
+        code, message = parse_error_body(answer.body)
+        if request.mutating and answer.status in UNKNOWN_OUTCOME_STATUSES:
+            return CloudOutcomeUnknown(
+                message or f"HTTP {answer.status} from the gateway",
+                status=answer.status,
+                error_code=code,
+                cloud_request_id=request_id,
+            )
+        return classify(answer.status, code, message, request_id)
+
+    @staticmethod
+    def _transport_error(request: OutgoingRequest, exc: Exception) -> CloudError:
+        if isinstance(exc, _Broken) and request.mutating:
+            return CloudOutcomeUnknown(f"No answer to the {request.method} ({exc}).")
+        return CloudUnavailable(f"The cloud API could not be reached ({exc}).")
+
+    # --- retries ----------------------------------------------------------------------------------
+    @staticmethod
+    def _token_expired(error: CloudError) -> bool:
+        return isinstance(error, CloudAuthError) and error.error_code in TOKEN_REFRESH_CODES
+
+    def _retryable_answer(self, request: OutgoingRequest, answer: _Answer, attempt: int) -> bool:
+        return (
+            not request.mutating
+            and answer.status in RETRYABLE_STATUSES
+            and attempt <= self.policy.get_retries
+        )
+
+    def _may_retry(self, exc: Exception, attempt: int, deadline_at: float) -> bool:
+        if isinstance(exc, _Broken) and not exc.retryable:
+            return False
+        return attempt <= self.policy.get_retries and deadline_at - self._clock() > 0
+
+    def _backoff(self, attempt: int, deadline_at: float) -> float:
+        ceiling = min(self.policy.backoff_max, self.policy.backoff_base * 2.0 ** (attempt - 1))
+        delay = ceiling / 2 + self._jitter() * ceiling / 2
+        return max(0.0, min(delay, deadline_at - self._clock()))
+
+    def _retry_delay(self, answer: _Answer, attempt: int, deadline_at: float) -> float | None:
+        """Seconds to wait before the next attempt, or None when the deadline does not allow one."""
+        retry_after = _retry_after_seconds(answer.headers.get("Retry-After", ""))
+        if retry_after is None:
+            delay = self._backoff(attempt, deadline_at)
+        else:
+            delay = min(retry_after, self.policy.retry_after_max)
+        if self._clock() + delay >= deadline_at:
+            return None
+        return delay
+
+    def _log(
+        self,
+        request: OutgoingRequest,
+        attempt: int,
+        status: int,
+        started: float,
+        request_id: str,
+        problem: str = "",
+    ) -> None:
+        elapsed_ms = (self._clock() - started) * 1000
+        logger.info(
+            "cloud %s %s -> %s in %.0f ms (attempt %d, cloud request id %s)%s",
+            request.method,
+            request.path,
+            status or "no answer",
+            elapsed_ms,
+            attempt,
+            request_id or "-",
+            f": {problem}" if problem else "",
+        )
+
+
+def _retry_after_seconds(value: str) -> float | None:
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())

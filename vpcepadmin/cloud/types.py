@@ -1,0 +1,296 @@
+"""Typed, frozen views of the API's JSON (vpcep-api.md §1, §7).
+
+Parsers are tolerant: fields that vary by cloud and doc version are optional, unknown fields are
+ignored, and a malformed item raises ``ValueError`` (the transport turns that into a cloud error).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+DEFAULT_PROTOCOL = "TCP"
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """``2018-01-30T07:42:01Z`` (second precision; IAM adds microseconds) → aware UTC datetime."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def format_timestamp(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
+
+
+def _str(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _opt_str(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _opt_bool(data: Mapping[str, Any], key: str) -> bool | None:
+    value = data.get(key)
+    return value if isinstance(value, bool) else None
+
+
+def _opt_int(data: Mapping[str, Any], key: str) -> int | None:
+    value = data.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _require_int(data: Mapping[str, Any], key: str) -> int:
+    value = _opt_int(data, key)
+    if value is None:
+        raise ValueError(f"{key} is not an integer")
+    return value
+
+
+@dataclass(frozen=True, order=True)
+class PortMapping:
+    """One port mapping: the endpoint's ``client_port`` forwards to the backend's ``server_port``."""
+
+    client_port: int
+    server_port: int
+    protocol: str = DEFAULT_PROTOCOL
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> PortMapping:
+        protocol = data.get("protocol") or DEFAULT_PROTOCOL
+        return cls(_require_int(data, "client_port"), _require_int(data, "server_port"), str(protocol))
+
+    def to_api(self) -> dict[str, Any]:
+        return {"client_port": self.client_port, "server_port": self.server_port, "protocol": self.protocol}
+
+    def __str__(self) -> str:
+        return f"{self.client_port}→{self.server_port}/{self.protocol}"
+
+
+@dataclass(frozen=True)
+class Tag:
+    key: str
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class ResourceError:
+    """Why a service is ``failed``: both documented shapes are accepted (vpcep-api.md §1)."""
+
+    code: str
+    message: str
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> ResourceError:
+        code = _str(data, "error_code") or _str(data, "code")
+        return cls(code, _str(data, "error_message") or _str(data, "message"))
+
+
+def short_name(full_name: str, service_id: str) -> str:
+    """The operator's name inside the stored ``{region}.{name}.{id}`` (or ``{region}.{id}``)."""
+    if service_id and full_name.endswith("." + service_id):
+        prefix = full_name[: -len(service_id) - 1]
+        _region, _, name = prefix.partition(".")
+        return name
+    parts = full_name.split(".")
+    # NOTE: like the Terraform providers, take the middle part of a three-part name (vpcep-api.md §1).
+    return parts[1] if len(parts) == 3 else full_name
+
+
+@dataclass(frozen=True)
+class EndpointService:
+    """A VPC endpoint service as the cloud reports it.
+
+    ``name`` is the operator's short name; ``full_name`` the stored ``{region}.{name}.{id}``.
+    """
+
+    id: str
+    full_name: str
+    name: str
+    status: str
+    server_type: str
+    port_id: str
+    vpc_id: str
+    approval_enabled: bool
+    ports: tuple[PortMapping, ...]
+    service_type: str = "interface"
+    project_id: str = ""
+    description: str | None = None
+    tcp_proxy: str | None = None
+    vip_port_id: str | None = None
+    pool_id: str | None = None
+    domain_id: str | None = None
+    connection_count: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    tags: tuple[Tag, ...] = ()
+    errors: tuple[ResourceError, ...] = ()
+    cidr_type: str | None = None
+    ip: str | None = None
+    enable_policy: bool | None = None
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> EndpointService:
+        if not isinstance(data, Mapping) or not isinstance(data.get("id"), str):
+            raise ValueError("an endpoint service needs an id")
+        raw_ports = data.get("ports") or []
+        raw_tags = data.get("tags") or []
+        raw_errors = data.get("error") or []
+        if not all(isinstance(item, list) for item in (raw_ports, raw_tags, raw_errors)):
+            raise ValueError("ports, tags and error must be lists")
+        service_id = data["id"]
+        full_name = _str(data, "service_name")
+        return cls(
+            id=service_id,
+            full_name=full_name,
+            name=short_name(full_name, service_id),
+            status=_str(data, "status"),
+            server_type=_str(data, "server_type"),
+            port_id=_str(data, "port_id"),
+            vpc_id=_str(data, "vpc_id"),
+            approval_enabled=bool(data.get("approval_enabled", True)),
+            ports=tuple(PortMapping.from_api(item) for item in raw_ports),
+            service_type=_str(data, "service_type") or "interface",
+            project_id=_str(data, "project_id"),
+            description=_opt_str(data, "description"),
+            tcp_proxy=_opt_str(data, "tcp_proxy"),
+            vip_port_id=_opt_str(data, "vip_port_id"),
+            pool_id=_opt_str(data, "pool_id"),
+            domain_id=_opt_str(data, "domain_id"),
+            connection_count=_opt_int(data, "connection_count"),
+            created_at=parse_timestamp(data.get("created_at")),
+            updated_at=parse_timestamp(data.get("updated_at")),
+            tags=tuple(
+                Tag(str(t.get("key", "")), str(t.get("value", ""))) for t in raw_tags if isinstance(t, dict)
+            ),
+            errors=tuple(ResourceError.from_api(e) for e in raw_errors if isinstance(e, dict)),
+            cidr_type=_opt_str(data, "cidr_type"),
+            ip=_opt_str(data, "ip"),
+            enable_policy=_opt_bool(data, "enable_policy"),
+        )
+
+    def to_api(self) -> dict[str, Any]:
+        """The service as the API spells it (optional fields only when known)."""
+        body: dict[str, Any] = {
+            "id": self.id,
+            "service_name": self.full_name,
+            "status": self.status,
+            "server_type": self.server_type,
+            "service_type": self.service_type,
+            "port_id": self.port_id,
+            "vpc_id": self.vpc_id,
+            "approval_enabled": self.approval_enabled,
+            "ports": [mapping.to_api() for mapping in self.ports],
+            "project_id": self.project_id,
+            "created_at": format_timestamp(self.created_at),
+            "updated_at": format_timestamp(self.updated_at),
+            "tags": [{"key": tag.key, "value": tag.value} for tag in self.tags],
+        }
+        optional = {
+            "description": self.description,
+            "tcp_proxy": self.tcp_proxy,
+            "vip_port_id": self.vip_port_id,
+            "pool_id": self.pool_id,
+            "domain_id": self.domain_id,
+            "connection_count": self.connection_count,
+            "cidr_type": self.cidr_type,
+            "ip": self.ip,
+            "enable_policy": self.enable_policy,
+        }
+        body.update({key: value for key, value in optional.items() if value is not None})
+        if self.errors:
+            body["error"] = [{"error_code": e.code, "error_message": e.message} for e in self.errors]
+        return body
+
+
+@dataclass(frozen=True)
+class ServicePage:
+    """One page of the list call; ``total_count`` counts every match regardless of paging."""
+
+    services: tuple[EndpointService, ...]
+    total_count: int
+
+
+@dataclass(frozen=True)
+class Connection:
+    """An endpoint (consumer) connected to a service (vpcep-api.md §7.1)."""
+
+    id: str
+    status: str
+    marker_id: int | None = None
+    domain_id: str = ""
+    description: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Connection:
+        if not isinstance(data.get("id"), str):
+            raise ValueError("a connection needs an id")
+        return cls(
+            id=data["id"],
+            status=_str(data, "status"),
+            marker_id=_opt_int(data, "marker_id"),
+            domain_id=_str(data, "domain_id"),
+            description=_str(data, "description"),
+            created_at=parse_timestamp(data.get("created_at")),
+            updated_at=parse_timestamp(data.get("updated_at")),
+        )
+
+
+@dataclass(frozen=True)
+class ConnectionPage:
+    connections: tuple[Connection, ...]
+    total_count: int
+
+
+@dataclass(frozen=True)
+class Quota:
+    """Used and allowed count of one resource type (``endpoint_service`` or ``endpoint``)."""
+
+    type: str
+    used: int
+    quota: int
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Quota:
+        return cls(_str(data, "type"), _require_int(data, "used"), _require_int(data, "quota"))
+
+
+@dataclass(frozen=True)
+class ServiceChanges:
+    """The fields of a PUT (vpcep-api.md §5). ``None`` means "leave unchanged".
+
+    ``ports``, when given, is the complete new list: the API replaces the whole list.
+    """
+
+    service_name: str | None = None
+    description: str | None = None
+    approval_enabled: bool | None = None
+    port_id: str | None = None
+    vip_port_id: str | None = None
+    tcp_proxy: str | None = None
+    ports: tuple[PortMapping, ...] | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        for key in ("service_name", "description", "approval_enabled", "port_id", "vip_port_id", "tcp_proxy"):
+            value = getattr(self, key)
+            if value is not None:
+                body[key] = value
+        if self.ports is not None:
+            body["ports"] = [mapping.to_api() for mapping in self.ports]
+        return body
+
+    def is_empty(self) -> bool:
+        return not self.to_api()
