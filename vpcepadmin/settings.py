@@ -6,11 +6,17 @@ the system checks in ``vpcepadmin.checks``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
+import xstatic.pkg.bootstrap as xstatic_bootstrap
+
+# Generic admin/forms/querysets at run time, as the type checker sees them.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VPCEPADMIN_VAR_DIR", BASE_DIR / "var"))
@@ -52,6 +58,9 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "vpcepadmin",
+    "vpcepadmin.credentials",
+    "vpcepadmin.endpoints",
+    "vpcepadmin.audit",
     "vpcepadmin.simulator",
 ]
 
@@ -99,6 +108,7 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     # SQLite serialises writers; a busy timeout keeps the demo's simulator thread and requests polite.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -115,7 +125,9 @@ if _cache_url:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "vpcepadmin"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "vpcepadmin"}
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -133,16 +145,19 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env_str("VPCEPADMIN_STATIC_ROOT") or VAR_DIR / "static")
+with contextlib.suppress(OSError):  # WhiteNoise looks at it on start-up; `collectstatic` fills it.
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "static", ("bootstrap", xstatic_bootstrap.BASE_DIR)]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# With `collectstatic` run at deploy time, hashed names let browsers cache static files for ever.
+if env_bool("VPCEPADMIN_STATIC_MANIFEST"):
+    STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
-if DEBUG:
-    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
@@ -217,3 +232,10 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
     },
 }
+
+# --- secrets of stored cloud accounts (MultiFernet, newest key first; independent of SECRET_KEY) -------
+FERNET_KEYS = env_list("VPCEPADMIN_FERNET_KEYS")
+
+# --- the edit flow --------------------------------------------------------------------------------
+EDIT_LOCK_TIMEOUT = float(env_str("VPCEPADMIN_EDIT_LOCK_TIMEOUT", "30"))
+EDIT_VERSION_MAX_AGE = int(env_str("VPCEPADMIN_EDIT_VERSION_MAX_AGE", str(12 * 3600)))

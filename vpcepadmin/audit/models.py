@@ -1,0 +1,136 @@
+"""``AuditRecord``: one immutable, hash-chained entry of the audit log (design.md §4).
+
+Guarantees:
+- records are append-only: ``save()`` refuses an update, ``delete()`` and queryset deletes/updates
+  refuse, the admin is read-only, and on PostgreSQL a trigger rejects UPDATE, DELETE and TRUNCATE;
+- ``hash = SHA-256(prev_hash ‖ canonical JSON of the record)``; ``seq`` numbers the chain without
+  gaps; appends are serialised by locking ``AuditChainHead`` (see ``recorder.append``);
+- names (actor, account, target) are kept as text so history survives deletions.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Outcome(models.TextChoices):
+    ATTEMPTED = "attempted", "Attempted"
+    APPLIED = "applied", "Applied"
+    REJECTED = "rejected", "Rejected"
+    FAILED = "failed", "Failed"
+    UNKNOWN = "unknown", "Unknown"
+    RECONCILED_APPLIED = "reconciled_applied", "Reconciled: applied"
+    RECONCILED_NOT_APPLIED = "reconciled_not_applied", "Reconciled: not applied"
+    CONFLICT = "conflict", "Conflict (not sent)"
+    RECORDED = "recorded", "Recorded"
+
+
+class Action(models.TextChoices):
+    MODIFY_ENDPOINT_SERVICE = "modify_endpoint_service", "Modify endpoint service"
+    CREATE_CREDENTIAL = "create_credential", "Add cloud account"
+    UPDATE_CREDENTIAL = "update_credential", "Change cloud account"
+    DELETE_CREDENTIAL = "delete_credential", "Delete cloud account"
+    PRUNE_AUDIT = "prune_audit", "Prune audit log"
+
+
+class TargetType(models.TextChoices):
+    ENDPOINT_SERVICE = "endpoint_service", "Endpoint service"
+    CREDENTIAL = "credential", "Cloud account"
+    AUDIT_LOG = "audit_log", "Audit log"
+
+
+class ImmutableRecord(Exception):
+    """Raised on any attempt to change or delete an audit record."""
+
+
+class AuditRecordQuerySet(models.QuerySet["AuditRecord"]):
+    def update(self, **kwargs: Any) -> int:
+        raise ImmutableRecord("audit records cannot be updated")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise ImmutableRecord("audit records cannot be deleted")
+
+
+class AuditRecord(models.Model):
+    """One entry of the audit log. Create through ``vpcepadmin.audit.recorder.append`` only."""
+
+    seq = models.BigIntegerField(unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_username = models.CharField(max_length=150, blank=True)
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    credential = models.ForeignKey(
+        "credentials.CloudCredential", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    credential_name = models.CharField(max_length=80, blank=True)
+    cloud = models.CharField(max_length=16, blank=True)
+    region = models.CharField(max_length=32, blank=True)
+    project_id = models.CharField(max_length=32, blank=True)
+    target_type = models.CharField(max_length=32, choices=TargetType.choices)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_name = models.CharField(max_length=160, blank=True)
+    action = models.CharField(max_length=40, choices=Action.choices)
+    reason = models.TextField(blank=True)
+    before = models.JSONField(null=True, blank=True)
+    request_body = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    outcome = models.CharField(max_length=32, choices=Outcome.choices)
+    http_status = models.PositiveIntegerField(null=True, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    cloud_request_id = models.CharField(max_length=64, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    attempt = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="outcomes", db_constraint=False
+    )
+    restored_from = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="restorations",
+        db_constraint=False,
+    )
+    prev_hash = models.CharField(max_length=64, editable=False)
+    hash = models.CharField(max_length=64, editable=False, unique=True)
+
+    objects: ClassVar[models.Manager[AuditRecord]] = AuditRecordQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-seq"]
+        indexes = [
+            models.Index(fields=["target_type", "target_id", "-seq"], name="audit_target_seq"),
+            models.Index(fields=["credential", "-seq"], name="audit_credential_seq"),
+            models.Index(fields=["actor_username", "-seq"], name="audit_actor_seq"),
+            models.Index(fields=["action", "-seq"], name="audit_action_seq"),
+            models.Index(fields=["outcome", "-seq"], name="audit_outcome_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} {self.target_name or self.target_id} ({self.outcome})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ImmutableRecord("audit records cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise ImmutableRecord("audit records cannot be deleted")
+
+
+class AuditChainHead(models.Model):
+    """The single row that holds the chain's last ``seq`` and ``hash``; locked by every append."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default="0" * 64)
+
+    def __str__(self) -> str:
+        return f"chain head #{self.seq}"

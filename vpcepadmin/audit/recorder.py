@@ -1,0 +1,146 @@
+"""The one recording API used by every writer of the audit log.
+
+``append(entry)`` masks secrets, links the record to the chain head under a row lock, computes its
+hash and inserts it, all inside the caller's transaction (or its own). The lock is what keeps
+concurrent appends from losing records (reliability.md §4.3).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from vpcepadmin.audit.chain import hashed_values, record_hash
+from vpcepadmin.audit.models import AuditChainHead, AuditRecord
+from vpcepadmin.middleware import client_ip
+
+MASK = "••••••••"
+SECRET_KEYS = frozenset(
+    {"secret", "secret_key", "sk", "password", "token", "x-auth-token", "x-subject-token", "authorization"}
+)
+
+
+def mask_secrets(value: Any) -> Any:
+    """A copy of ``value`` with the value of every secret-named key replaced by a mask."""
+    if isinstance(value, dict):
+        return {
+            key: (MASK if str(key).lower() in SECRET_KEYS and item not in (None, "") else mask_secrets(item))
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [mask_secrets(item) for item in value]
+    return value
+
+
+@dataclass
+class Context:
+    """Who did it, from where, in which web request."""
+
+    actor: AbstractBaseUser | AnonymousUser | None = None
+    source_ip: str = ""
+    request_id: str = ""
+
+
+@dataclass
+class Entry:
+    """The content of one record; ``append`` adds time, chain link and hash."""
+
+    action: str
+    target_type: str
+    outcome: str
+    context: Context = field(default_factory=Context)
+    credential: Any = None
+    target_id: str = ""
+    target_name: str = ""
+    reason: str = ""
+    before: Any = None
+    request_body: Any = None
+    after: Any = None
+    http_status: int | None = None
+    error_code: str = ""
+    error_message: str = ""
+    cloud_request_id: str = ""
+    duration_ms: int | None = None
+    attempt: AuditRecord | None = None
+    restored_from: AuditRecord | None = None
+
+
+def _credential_fields(credential: Any) -> dict[str, Any]:
+    if credential is None:
+        return {}
+    return {
+        "credential": credential if credential.pk else None,
+        "credential_name": credential.name,
+        "cloud": credential.cloud,
+        "region": credential.region,
+        "project_id": credential.project_id,
+    }
+
+
+def _actor_fields(context: Context) -> dict[str, Any]:
+    actor = context.actor
+    if actor is None or not actor.is_authenticated:
+        return {"actor": None, "actor_username": "system"}
+    return {"actor": actor, "actor_username": actor.get_username()}
+
+
+def _normalised_ip(value: str) -> str | None:
+    """The address exactly as the database will store it (so the hash survives the round trip)."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    prepared = AuditRecord._meta.get_field("source_ip").get_prep_value(value)
+    return str(prepared) if prepared else None
+
+
+def append(entry: Entry) -> AuditRecord:
+    """Append one record to the chain and return it (durable once the transaction commits)."""
+    with transaction.atomic():
+        head, _ = AuditChainHead.objects.select_for_update().get_or_create(id=1)
+        record = AuditRecord(
+            seq=head.seq + 1,
+            created_at=timezone.now(),
+            source_ip=_normalised_ip(entry.context.source_ip),
+            request_id=entry.context.request_id,
+            target_type=entry.target_type,
+            target_id=entry.target_id,
+            target_name=entry.target_name[:160],
+            action=entry.action,
+            reason=entry.reason,
+            before=mask_secrets(entry.before),
+            request_body=mask_secrets(entry.request_body),
+            after=mask_secrets(entry.after),
+            outcome=entry.outcome,
+            http_status=entry.http_status,
+            error_code=entry.error_code[:64],
+            error_message=entry.error_message,
+            cloud_request_id=entry.cloud_request_id[:64],
+            duration_ms=entry.duration_ms,
+            attempt=entry.attempt,
+            restored_from=entry.restored_from,
+            prev_hash=head.hash,
+            **_actor_fields(entry.context),
+            **_credential_fields(entry.credential),
+        )
+        record.hash = record_hash(head.hash, hashed_values(record))
+        record.save(force_insert=True)
+        head.seq, head.hash = record.seq, record.hash
+        head.save(update_fields=["seq", "hash"])
+        return record
+
+
+def context_from(request: HttpRequest) -> Context:
+    """The audit context of a web request: the user, the trusted client address, the request id."""
+    return Context(
+        actor=request.user,
+        source_ip=client_ip(request),
+        request_id=getattr(request, "request_id", ""),
+    )

@@ -1,0 +1,213 @@
+"""The edit form and the port-mapping formset: every rule of the API, checked before anything is sent.
+
+The rules mirror vpcep-api.md §5 and §13; errors land on the offending field or row. The
+cross-service rule (another service on the same backend port) needs the cloud's state and lives
+in ``modify.check_port_clashes``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.validators import RegexValidator
+
+from vpcepadmin.cloud.types import PortMapping
+
+MAX_MAPPINGS = 200
+NAME = RegexValidator(
+    r"^[A-Za-z0-9_-]{0,16}\Z", "Use at most 16 letters, digits, underscores (_) or hyphens (-)."
+)
+UUID_SHAPED = RegexValidator(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z",
+    "Enter a port ID in UUID form (8-4-4-4-12 hexadecimal digits).",
+)
+TCP_PROXY_CHOICES = [
+    ("close", "Off (close)"),
+    ("toa_open", "TOA (toa_open)"),
+    ("proxy_open", "Proxy Protocol (proxy_open)"),
+    ("open", "TOA and Proxy Protocol (open)"),
+]
+PROTOCOL_CHOICES = [("TCP", "TCP")]
+
+
+def _no_angle_brackets(value: str) -> None:
+    if "<" in value or ">" in value:
+        raise forms.ValidationError("The description must not contain < or >.")
+
+
+class EndpointServiceForm(forms.Form):
+    """The service's own fields. ``reason`` is required only when reviewing and applying."""
+
+    service_name = forms.CharField(
+        label="Service name", required=False, max_length=16, validators=[NAME], strip=False,
+        help_text="Up to 16 letters, digits, _ or -. The cloud stores it as region.name.id.",
+    )  # fmt: skip
+    description = forms.CharField(
+        label="Description", required=False, max_length=128, strip=False, validators=[_no_angle_brackets],
+        widget=forms.Textarea(attrs={"rows": 2}), help_text="Up to 128 characters, without < or >.",
+    )  # fmt: skip
+    approval_enabled = forms.BooleanField(label="Connection approval required", required=False)
+    port_id = forms.CharField(label="Backend port ID", max_length=36, validators=[UUID_SHAPED])
+    vip_port_id = forms.CharField(label="Virtual IP port ID", required=False, max_length=64)
+    tcp_proxy = forms.ChoiceField(label="TCP proxy", choices=TCP_PROXY_CHOICES, required=False)
+    reason = forms.CharField(
+        label="Reason for change", required=False, max_length=200,
+        widget=forms.Textarea(attrs={"rows": 2}), help_text="Required. Up to 200 characters; kept in the audit log.",
+    )  # fmt: skip
+    version = forms.CharField(widget=forms.HiddenInput)
+    restored_from = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
+
+    def __init__(
+        self, *args: Any, show_vip: bool = False, require_reason: bool = False, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.show_vip = show_vip
+        self.require_reason = require_reason
+
+    def clean_reason(self) -> str:
+        reason = str(self.cleaned_data.get("reason") or "").strip()
+        if self.require_reason and not reason:
+            raise forms.ValidationError("Say why you make this change.")
+        return reason
+
+
+class PortMappingForm(forms.Form):
+    client_port = forms.IntegerField(label="Client port", min_value=1, max_value=65535)
+    server_port = forms.IntegerField(label="Server port", min_value=1, max_value=65535)
+    protocol = forms.ChoiceField(label="Protocol", choices=PROTOCOL_CHOICES, initial="TCP")
+
+
+class BasePortMappingFormSet(forms.BaseFormSet):  # type: ignore[type-arg]
+    """1 to 200 rows; no two rows with the same client port and protocol (identical rows included)."""
+
+    def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
+        # A blank row is an error to fix or remove, never silently dropped.
+        return {**super().get_form_kwargs(index), "empty_permitted": False}
+
+    def clean(self) -> None:
+        first_row: dict[tuple[int, str], int] = {}
+        for index, form in enumerate(self.forms):
+            data = getattr(form, "cleaned_data", {})
+            if "client_port" not in data or "protocol" not in data:
+                continue
+            key = (data["client_port"], data["protocol"])
+            if key in first_row:
+                form.add_error(
+                    "client_port",
+                    f"Row {first_row[key] + 1} already maps client port {key[0]}/{key[1]}.",
+                )
+            else:
+                first_row[key] = index
+
+    def mappings(self) -> tuple[PortMapping, ...]:
+        return tuple(
+            PortMapping(
+                f.cleaned_data["client_port"], f.cleaned_data["server_port"], f.cleaned_data["protocol"]
+            )
+            for f in self.forms
+        )
+
+
+PortMappingFormSet = forms.formset_factory(
+    PortMappingForm,
+    formset=BasePortMappingFormSet,
+    extra=0,
+    min_num=1,
+    validate_min=True,
+    max_num=MAX_MAPPINGS,
+    validate_max=True,
+    absolute_max=MAX_MAPPINGS,
+)
+PORTS_PREFIX = "ports"
+
+
+def rows_from_post(data: Any, limit: int = MAX_MAPPINGS) -> list[dict[str, str]]:
+    """The rows as typed (raw strings), for an unbound re-render that shows no errors.
+
+    Reads at most ``limit`` rows whatever TOTAL_FORMS claims, so a tampered count costs nothing.
+    """
+    try:
+        total = int(data.get(f"{PORTS_PREFIX}-TOTAL_FORMS", 0))
+    except (TypeError, ValueError):
+        total = 0
+    rows = []
+    for index in range(max(0, min(total, limit))):
+        prefix = f"{PORTS_PREFIX}-{index}-"
+        rows.append(
+            {
+                name: str(data.get(prefix + name, ""))[:16]
+                for name in ("client_port", "server_port", "protocol")
+            }
+        )
+    return rows
+
+
+# Cloud error codes that name a field (vpcep-api.md §5, §9.2); the rest go to the top of the form.
+FIELD_OF_ERROR_CODE = {
+    "EndPoint.3076": "service_name",
+    "EndPoint.1003": "service_name",
+    "EndPoint.3003": "port_id",
+    "EndPoint.3063": "port_id",
+    "EndPoint.3042": "port_id",
+    "EndPoint.3052": "port_id",
+    "EndPoint.3054": "port_id",
+    "EndPoint.3051": "vip_port_id",
+    "EndPoint.3053": "vip_port_id",
+}
+PORT_ERROR_CODES = frozenset(
+    {"EndPoint.3043", "EndPoint.3044", "EndPoint.3074", "EndPoint.3075", "EndPoint.2028", "EndPoint.3004"}
+)
+FIELDS = ("service_name", "description", "approval_enabled", "port_id", "vip_port_id", "tcp_proxy")
+
+
+class EditForms:
+    """The service form and its port-mapping formset, always built and judged together."""
+
+    def __init__(self, form: EndpointServiceForm, formset: Any) -> None:
+        self.form = form
+        self.formset: BasePortMappingFormSet = formset
+
+    @classmethod
+    def initial(
+        cls, values: dict[str, Any], version: str, *, show_vip: bool, restored_from: int | None = None
+    ) -> EditForms:
+        initial = {name: values.get(name, "") for name in FIELDS}
+        initial |= {"version": version, "restored_from": restored_from or ""}
+        form = EndpointServiceForm(initial=initial, show_vip=show_vip)
+        return cls(form, PortMappingFormSet(initial=list(values.get("ports", [])), prefix=PORTS_PREFIX))
+
+    @classmethod
+    def bound(cls, data: Any, *, show_vip: bool, require_reason: bool = False) -> EditForms:
+        form = EndpointServiceForm(data, show_vip=show_vip, require_reason=require_reason)
+        return cls(form, PortMappingFormSet(data, prefix=PORTS_PREFIX))
+
+    @classmethod
+    def retyped(cls, data: Any, *, show_vip: bool, rows: list[dict[str, str]]) -> EditForms:
+        """An unbound re-render of what was typed (rows added or removed): no error is shown."""
+        initial = {name: data.get(name, "") for name in (*FIELDS, "reason", "version", "restored_from")}
+        initial["approval_enabled"] = data.get("approval_enabled") in ("on", "true", "True", "1")
+        form = EndpointServiceForm(initial=initial, show_vip=show_vip)
+        return cls(form, PortMappingFormSet(initial=rows, prefix=PORTS_PREFIX))
+
+    def is_valid(self) -> bool:
+        form_ok = self.form.is_valid()
+        return self.formset.is_valid() and form_ok
+
+    def values(self) -> dict[str, Any]:
+        """The requested editable values (valid forms only); the VIP field only where it is shown."""
+        data = self.form.cleaned_data
+        values = {name: data[name] for name in FIELDS if name != "vip_port_id" or self.form.show_vip}
+        values["ports"] = [mapping.to_api() for mapping in self.formset.mappings()]
+        return values
+
+    def add_clashes(self, clashes: list[Any]) -> None:
+        for clash in clashes:
+            self.formset.forms[clash.row].add_error("server_port", clash.message)
+
+    def add_cloud_error(self, error_code: str, message: str) -> None:
+        text = f"The cloud refused this: {message} ({error_code})" if error_code else message
+        if error_code in PORT_ERROR_CODES:
+            self.formset.non_form_errors().append(text)
+        else:
+            self.form.add_error(FIELD_OF_ERROR_CODE.get(error_code), text)

@@ -1,0 +1,130 @@
+"""The edit flow's pages (design.md §2): load, rows, review, apply. Thin: the rules live in
+``edit_forms`` (input), ``review`` and ``modify`` (use cases)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from vpcepadmin import roles
+from vpcepadmin.audit.models import AuditRecord, Outcome
+from vpcepadmin.audit.recorder import context_from
+from vpcepadmin.credentials.models import CloudCredential
+from vpcepadmin.endpoints.edit_forms import EditForms, rows_from_post
+from vpcepadmin.endpoints.modify import EditRequest, Loaded, load_for_edit, modify_endpoint_service
+from vpcepadmin.endpoints.restore import restore_values
+from vpcepadmin.endpoints.review import describe_change, review_change, three_way
+from vpcepadmin.endpoints.versioning import Version, editable_values, read_version
+from vpcepadmin.htmx import wants_partial
+
+EDIT_PAGE = "endpoints/edit.html"
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(roles.MODIFY, raise_exception=True)
+def service_edit(request: HttpRequest, pk: int, service_id: str) -> HttpResponse:
+    credential = get_object_or_404(CloudCredential, pk=pk)
+    if request.method == "GET":
+        return _load(request, credential, service_id)
+    action = request.POST.get("action", "review")
+    token = request.POST.get("fresh_version" if action == "rebase" else "version", "")
+    version = read_version(token, credential, service_id)
+    if version is None:
+        messages.warning(request, "The edit form was out of date, so it was loaded again. Nothing was sent.")
+        return redirect("endpoints:edit", pk=credential.pk, service_id=service_id)
+    if action == "apply":
+        return _apply(request, credential, version)
+    if action == "review":
+        return _review(request, credential, version)
+    return _rows(request, credential, version, action)
+
+
+def _page(request: HttpRequest, credential: CloudCredential, template: str, **context: Any) -> HttpResponse:
+    context |= {
+        "account": credential,
+        "service_id": context.get("service_id") or context["version"].service_id,
+    }
+    return render(request, template, context)
+
+
+def _load(request: HttpRequest, credential: CloudCredential, service_id: str) -> HttpResponse:
+    loaded = load_for_edit(credential, service_id)
+    if not isinstance(loaded, Loaded):
+        return render(
+            request, EDIT_PAGE, {"account": credential, "service_id": service_id, "problem": loaded}
+        )
+    restored = restore_values(request.GET.get("restore"), credential, loaded.service)
+    forms = EditForms.initial(
+        restored.values if restored else editable_values(loaded.service),
+        loaded.version,
+        show_vip=loaded.service.server_type == "VIP",
+        restored_from=restored.record.pk if restored else None,
+    )
+    context = {"forms": forms, "service": loaded.service, "restored": restored, "service_id": service_id}
+    return render(request, EDIT_PAGE, {"account": credential, **context})
+
+
+def _rows(request: HttpRequest, credential: CloudCredential, version: Version, action: str) -> HttpResponse:
+    """Add or remove a row, go back from the review, or lay the values over a newer state after a
+    conflict ("rebase"): re-render what was typed, unbound, so no error shows."""
+    rows = rows_from_post(request.POST)
+    if action == "add_row":
+        rows.append({"client_port": "", "server_port": "", "protocol": "TCP"})
+    elif action.startswith("remove:") and action[7:].isdigit() and int(action[7:]) < len(rows):
+        del rows[int(action[7:])]
+    forms = EditForms.retyped(request.POST, show_vip=version.shows_vip, rows=rows)
+    if action == "rebase":
+        forms.form.initial["version"] = request.POST["fresh_version"]
+        messages.info(
+            request, "Your values are now laid over the current state of the service. Review again."
+        )
+    template = "endpoints/_port_rows.html" if wants_partial(request) else EDIT_PAGE
+    return _page(request, credential, template, forms=forms, version=version, focus_last=action == "add_row")
+
+
+def _review(request: HttpRequest, credential: CloudCredential, version: Version) -> HttpResponse:
+    forms = EditForms.bound(request.POST, show_vip=version.shows_vip)
+    if not forms.is_valid():
+        return _page(request, credential, EDIT_PAGE, forms=forms, version=version)
+    review = review_change(credential, version.service_id, version, forms.values())
+    if review.nothing_changed:
+        messages.info(request, "Nothing changed, so there is nothing to review or send.")
+    forms.add_clashes(review.clashes)
+    if not review.can_apply:
+        return _page(request, credential, EDIT_PAGE, forms=forms, version=version, problem=review.problem)
+    return _page(request, credential, "endpoints/review.html", forms=forms, version=version, review=review)
+
+
+def _apply(request: HttpRequest, credential: CloudCredential, version: Version) -> HttpResponse:
+    forms = EditForms.bound(request.POST, show_vip=version.shows_vip, require_reason=True)
+    if not forms.is_valid():
+        if _only_reason_missing(forms):
+            review = describe_change(version, forms.values())
+            return _page(
+                request, credential, "endpoints/review.html", forms=forms, version=version, review=review
+            )
+        return _page(request, credential, EDIT_PAGE, forms=forms, version=version)
+    restored_from = AuditRecord.objects.filter(pk=forms.form.cleaned_data.get("restored_from") or 0).first()
+    edit = EditRequest(forms.values(), forms.form.cleaned_data["reason"], restored_from)
+    result = modify_endpoint_service(credential, version.service_id, version, edit, context_from(request))
+    if result.succeeded or result.outcome == "no_change":
+        (messages.success if result.succeeded else messages.info)(request, result.message)
+        return redirect("endpoints:detail", pk=credential.pk, service_id=version.service_id)
+    if result.outcome == Outcome.CONFLICT:
+        assert result.service is not None
+        rows = three_way(version.original, editable_values(result.service), forms.values())
+        context = {"forms": forms, "version": version, "result": result, "conflict_rows": rows}
+        return _page(request, credential, "endpoints/conflict.html", **context)
+    if result.error is not None:
+        forms.add_cloud_error(result.error.error_code, result.error.message)
+    messages.error(request, result.message)
+    return _page(request, credential, EDIT_PAGE, forms=forms, version=version, result=result)
+
+
+def _only_reason_missing(forms: EditForms) -> bool:
+    return forms.formset.is_valid() and set(forms.form.errors) == {"reason"}

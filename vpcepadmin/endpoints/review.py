@@ -1,0 +1,121 @@
+"""The review step: what would change, and the cross-service rule that needs the cloud's state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from vpcepadmin.audit.diff import EDITABLE_FIELDS, FieldChange, mappings, service_diff
+from vpcepadmin.cloud.endpoint_services import endpoint_service_list_all
+from vpcepadmin.cloud.errors import CloudError
+from vpcepadmin.cloud.types import ServiceChanges
+from vpcepadmin.credentials.crypto import SecretUnreadable
+from vpcepadmin.credentials.models import CloudCredential
+from vpcepadmin.credentials.services import client_for, note_failure
+from vpcepadmin.endpoints.services import ReadProblem
+from vpcepadmin.endpoints.versioning import Version, changes_between
+
+
+@dataclass(frozen=True)
+class Clash:
+    """A requested mapping whose server port is already used by another service on the backend port."""
+
+    row: int
+    server_port: int
+    protocol: str
+    other_name: str
+    other_id: str
+
+    @property
+    def message(self) -> str:
+        return (
+            f"Server port {self.server_port}/{self.protocol} is already used on this backend port by "
+            f"the service “{self.other_name or self.other_id}”."
+        )
+
+
+@dataclass(frozen=True)
+class Review:
+    changes: ServiceChanges
+    diff: list[FieldChange] = field(default_factory=list)
+    clashes: list[Clash] = field(default_factory=list)
+    problem: ReadProblem | None = None
+
+    @property
+    def nothing_changed(self) -> bool:
+        return self.changes.is_empty()
+
+    @property
+    def can_apply(self) -> bool:
+        return not self.nothing_changed and not self.clashes and self.problem is None
+
+
+def describe_change(version: Version, values: dict[str, Any]) -> Review:
+    """The change from the service as loaded to ``values``, without asking the cloud anything."""
+    changes = changes_between(version.original, values)
+    return Review(changes, service_diff(version.original, changes.to_api()) if not changes.is_empty() else [])
+
+
+def review_change(
+    credential: CloudCredential, service_id: str, version: Version, values: dict[str, Any]
+) -> Review:
+    """``describe_change``, plus — when the backend or the mappings change — the account's other
+    services on the same backend port are checked (one list call)."""
+    described = describe_change(version, values)
+    changes, diff = described.changes, described.diff
+    if changes.is_empty() or (changes.ports is None and changes.port_id is None):
+        return described
+    try:
+        clashes = check_port_clashes(credential, service_id, values["port_id"], values["ports"])
+    except (CloudError, SecretUnreadable) as exc:
+        note_failure(credential, exc)
+        return Review(changes, diff, problem=ReadProblem.from_error(exc))
+    return Review(changes, diff, clashes)
+
+
+def check_port_clashes(
+    credential: CloudCredential, service_id: str, port_id: str, ports: list[dict[str, Any]]
+) -> list[Clash]:
+    """Services sharing ``port_id`` must not repeat a (server_port, protocol) pair (vpcep-api.md §5)."""
+    used: dict[tuple[int, str], tuple[str, str]] = {}
+    for other in endpoint_service_list_all(client_for(credential)):
+        if other.id == service_id or other.port_id.lower() != port_id.lower():
+            continue
+        for mapping in other.ports:
+            used.setdefault((mapping.server_port, mapping.protocol), (other.name, other.id))
+    clashes = []
+    for row, requested in enumerate(ports):
+        key = (int(requested["server_port"]), str(requested.get("protocol") or "TCP"))
+        if key in used:
+            clashes.append(Clash(row, key[0], key[1], *used[key]))
+    return clashes
+
+
+@dataclass(frozen=True)
+class ThreeWayRow:
+    label: str
+    base: str
+    theirs: str
+    yours: str
+
+    @property
+    def theirs_changed(self) -> bool:
+        return self.base != self.theirs
+
+
+def three_way(base: dict[str, Any], theirs: dict[str, Any], yours: dict[str, Any]) -> list[ThreeWayRow]:
+    """Every editable field as loaded, as it is now, and as requested — for the conflict page."""
+    return [
+        ThreeWayRow(
+            label, _shown(base.get(name)), _shown(theirs.get(name)), _shown(yours.get(name, base.get(name)))
+        )
+        for name, label in EDITABLE_FIELDS.items()
+    ]
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list):
+        return ", ".join(f"{c}→{s}/{p}" for c, s, p in mappings(value)) or "(none)"
+    return str(value) if value not in (None, "") else "(empty)"

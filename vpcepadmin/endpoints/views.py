@@ -1,0 +1,60 @@
+"""Pages for endpoint services: thin views over ``endpoints.services``."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from vpcepadmin import roles
+from vpcepadmin.audit.queries import service_history
+from vpcepadmin.credentials.models import CloudCredential
+from vpcepadmin.endpoints import services
+from vpcepadmin.endpoints.forms import ServiceFilterForm
+from vpcepadmin.htmx import render_page
+
+
+@require_GET
+@permission_required(roles.VIEW, raise_exception=True)
+def overview(request: HttpRequest) -> HttpResponse:
+    """Every account; each card loads its own summary, so a slow account holds up nothing."""
+    return render(request, "endpoints/overview.html", {"credentials": CloudCredential.objects.all()})
+
+
+@require_GET
+@permission_required(roles.VIEW, raise_exception=True)
+def account_summary(request: HttpRequest, pk: int) -> HttpResponse:
+    credential = get_object_or_404(CloudCredential, pk=pk)
+    summary = services.summarise_account(credential)
+    return render(request, "endpoints/_summary.html", {"credential": credential, "summary": summary})
+
+
+@require_GET
+@permission_required(roles.VIEW, raise_exception=True)
+def service_list(request: HttpRequest, pk: int) -> HttpResponse:
+    credential = get_object_or_404(CloudCredential, pk=pk)
+    form = ServiceFilterForm(request.GET)
+    listing = services.list_services(credential, form.query())
+    context = {"account": credential, "form": form, "listing": listing}
+    return render_page(request, "endpoints/list.html", "endpoints/_table.html", context)
+
+
+@require_GET
+@permission_required(roles.VIEW, raise_exception=True)
+def service_detail(request: HttpRequest, pk: int, service_id: str) -> HttpResponse:
+    credential = get_object_or_404(CloudCredential, pk=pk)
+    result = services.read_service(credential, service_id)
+    if isinstance(result, services.ReadProblem):
+        context = {"account": credential, "service_id": service_id, "problem": result}
+        return render(request, "endpoints/detail.html", context, status=404 if result.not_found else 200)
+    tab = request.GET.get("tab", "details")
+    history = service_history(credential, service_id) if tab == "history" else []
+    context = {
+        "account": credential,
+        "service_id": service_id,
+        "service": result,
+        "tab": tab,
+        "history": history,
+    }
+    return render(request, "endpoints/detail.html", context)

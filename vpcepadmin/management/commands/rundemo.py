@@ -1,0 +1,58 @@
+"""`make run`: migrate, ensure the admin user and demo accounts, start the simulator and the dashboard."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from vpcepadmin.bootstrap import ADMIN_USERNAME, ensure_admin_user, ensure_demo_accounts
+from vpcepadmin.simulator.demo import demo_seed
+from vpcepadmin.simulator.server import SimulatorServer
+
+
+class Command(BaseCommand):
+    help = "Run the dashboard with the simulator (demo data) as its embedded cloud."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--simulator-port", type=int, default=8001)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        password = ensure_admin_user()
+        seed = demo_seed(
+            access_key=os.environ.get("VPCEPADMIN_DEMO_ACCESS_KEY") or None,
+            secret_key=os.environ.get("VPCEPADMIN_DEMO_SECRET_KEY") or None,
+            password=os.environ.get("VPCEPADMIN_DEMO_PASSWORD") or None,
+        )
+        simulator = SimulatorServer(
+            host="127.0.0.1",
+            port=options["simulator_port"],
+            seed=seed,
+            state_file=str(settings.VAR_DIR / "simulator-state.json"),
+        )
+        simulator.start()
+        accounts = ensure_demo_accounts(seed, simulator.url)
+        self._greet(options, password, simulator.url, [a.name for a in accounts])
+        call_command("runserver", f"{options['host']}:{options['port']}", use_reloader=False)
+
+    def _greet(
+        self, options: dict[str, Any], password: str | None, simulator_url: str, accounts: list[str]
+    ) -> None:
+        out = self.stdout
+        out.write(self.style.SUCCESS(f"Simulator (demo cloud) on {simulator_url}"))
+        out.write(f"Demo accounts: {', '.join(accounts)}")
+        if password:
+            out.write(
+                self.style.WARNING(
+                    f"Admin user created: {ADMIN_USERNAME} / {password}  (shown once; keep it)"
+                )
+            )
+        else:
+            out.write("Sign in as an existing user (the admin password was shown when it was created).")
+        out.write(self.style.SUCCESS(f"Dashboard on http://{options['host']}:{options['port']}/"))

@@ -1,0 +1,115 @@
+"""Project-wide middleware: request ids, sign-in everywhere, no caching of authenticated pages."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequiredMiddleware
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import resolve_url
+from django_htmx.http import HttpResponseClientRedirect
+
+from vpcepadmin.logsetup import request_id_var
+
+# The app request id travels with the request, the log lines and the audit records.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+
+
+class RequestIdMiddleware:
+    """Give every request an id (``request.request_id``), log it, and return it as ``X-Request-ID``.
+
+    An incoming ``X-Request-ID`` is kept only when it comes through the trusted proxy (same setting
+    as the client address) and looks like an id; otherwise a new one is made.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "") if settings.TRUSTED_PROXY_HEADER else ""
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+        token = request_id_var.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address: from the trusted proxy header when one is configured, else the peer.
+
+    With ``TRUSTED_PROXY_COUNT`` proxies of ours in front, the client is that many entries from the
+    right of ``X-Forwarded-For``; anything further left was written by the client and is ignored.
+    """
+    header = settings.TRUSTED_PROXY_HEADER
+    if header:
+        hops = [hop.strip() for hop in request.META.get(header, "").split(",") if hop.strip()]
+        if len(hops) >= settings.TRUSTED_PROXY_COUNT:
+            return str(hops[-settings.TRUSTED_PROXY_COUNT])
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
+class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
+    """Every view needs a signed-in, active user unless marked ``@login_not_required``; sessions idle out.
+
+    htmx requests get an ``HX-Redirect`` to the sign-in page instead of a sign-in page swapped into
+    a fragment.
+    """
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., HttpResponseBase],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> HttpResponseBase | None:
+        if request.user.is_authenticated and _idle_expired(request):
+            logout(request)
+        return super().process_view(request, view_func, view_args, view_kwargs)
+
+    # htmx requests get an HX-Redirect (200), not the 302 the parent's signature promises.
+    def handle_no_permission(  # type: ignore[override]
+        self, request: HttpRequest, view_func: Callable[..., HttpResponseBase]
+    ) -> HttpResponseBase:
+        if getattr(request, "htmx", False):
+            login_url = resolve_url(settings.LOGIN_URL)
+            return HttpResponseClientRedirect(f"{login_url}?{urlencode({'next': request.path})}")
+        return super().handle_no_permission(request, view_func)
+
+
+def _idle_expired(request: HttpRequest) -> bool:
+    """True when the session saw no request for SESSION_IDLE_TIMEOUT seconds (ASVS 7.3.1).
+
+    The stamp is refreshed at most once a minute so that browsing does not write the session on
+    every request.
+    """
+    now = int(time.time())
+    last = request.session.get("last_seen")
+    if isinstance(last, int) and now - last > settings.SESSION_IDLE_TIMEOUT:
+        return True
+    if not isinstance(last, int) or now - last > 60:
+        request.session["last_seen"] = now
+    return False
+
+
+class NoStoreMiddleware:
+    """Pages for signed-in users may hold account data: browsers and proxies must not keep them."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not request.path.startswith("/static/"):
+            response.setdefault("Cache-Control", "no-store")
+        return response

@@ -1,0 +1,34 @@
+"""The three roles and the permissions behind them (checked on the server for every view).
+
+- viewer: sees accounts, services and the audit log;
+- operator: viewer + may modify endpoint services;
+- admin: operator + manages stored accounts (and users, through Django's admin).
+"""
+
+from __future__ import annotations
+
+VIEW = "credentials.view_cloudcredential"
+MODIFY = "credentials.modify_endpoint_services"
+ADD_ACCOUNT = "credentials.add_cloudcredential"
+CHANGE_ACCOUNT = "credentials.change_cloudcredential"
+DELETE_ACCOUNT = "credentials.delete_cloudcredential"
+VIEW_AUDIT = "audit.view_auditrecord"
+
+VIEWER = "viewer"
+OPERATOR = "operator"
+ADMIN = "admin"
+
+_VIEWER_PERMS = [VIEW, VIEW_AUDIT]
+_OPERATOR_PERMS = [*_VIEWER_PERMS, MODIFY]
+_ADMIN_PERMS = [
+    *_OPERATOR_PERMS,
+    ADD_ACCOUNT,
+    CHANGE_ACCOUNT,
+    DELETE_ACCOUNT,
+    "auth.view_user",
+    "auth.add_user",
+    "auth.change_user",
+    "auth.delete_user",
+    "auth.view_group",
+]
+ROLE_PERMISSIONS = {VIEWER: _VIEWER_PERMS, OPERATOR: _OPERATOR_PERMS, ADMIN: _ADMIN_PERMS}

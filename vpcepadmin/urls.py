@@ -1,0 +1,27 @@
+"""Root URLconf; the URLs are stable (design.md §8)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from vpcepadmin import views
+from vpcepadmin.endpoints import views as endpoint_views
+
+urlpatterns = [
+    path("", endpoint_views.overview, name="overview"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(
+            template_name="registration/login.html", redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("credentials/", include("vpcepadmin.credentials.urls")),
+    path("credentials/<int:pk>/services/", include("vpcepadmin.endpoints.urls")),
+    path("audit/", include("vpcepadmin.audit.urls")),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]
