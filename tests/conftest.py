@@ -36,7 +36,7 @@ from vpcepadmin.cloud import signing
 from vpcepadmin.simulator.control import SimulatorControl
 from vpcepadmin.simulator.server import SimulatorServer
 
-pytest_plugins = ["tests.dashboard"]
+pytest_plugins = ["tests.dashboard", "tests.browser"]
 
 LIFECYCLE_SECONDS = 0.2
 

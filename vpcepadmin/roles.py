@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 VIEW = "credentials.view_cloudcredential"
 MODIFY = "credentials.modify_endpoint_services"
 ADD_ACCOUNT = "credentials.add_cloudcredential"
@@ -32,3 +34,17 @@ _ADMIN_PERMS = [
     "auth.view_group",
 ]
 ROLE_PERMISSIONS = {VIEWER: _VIEWER_PERMS, OPERATOR: _OPERATOR_PERMS, ADMIN: _ADMIN_PERMS}
+
+
+def ensure_roles(group_model: Any, permission_model: Any) -> None:
+    """Create the role groups with exactly their permissions (idempotent).
+
+    Takes the model classes so that the data migration can pass its historical models.
+    """
+    for role, names in ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.get_or_create(name=role)
+        wanted = []
+        for name in names:
+            app_label, codename = name.split(".")
+            wanted.append(permission_model.objects.get(content_type__app_label=app_label, codename=codename))
+        group.permissions.set(wanted)

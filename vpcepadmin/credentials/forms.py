@@ -82,6 +82,7 @@ class CloudCredentialForm(forms.ModelForm[CloudCredential]):
             self.fields["password"].help_text = keep
         self.helper = FormHelper()
         self.helper.form_tag = False
+        self.helper.disable_csrf = True  # the page's <form> has its token
         self.helper.layout = Layout(
             Fieldset("Account", "name", "environment", "colour"),
             Fieldset("Cloud", "cloud", "region", "project_id"),

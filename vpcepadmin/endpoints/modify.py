@@ -199,6 +199,7 @@ def reconcile(
 ) -> tuple[str, Any]:
     """Re-read the service after an unknown outcome and compare it with the request.
 
+    ``before`` is the service before the request (or its API snapshot from the attempt record).
     Returns (outcome, after-state): applied when every requested field now has the requested
     value, not applied when the editable fields still equal ``before``, unknown otherwise.
     """
@@ -207,12 +208,21 @@ def reconcile(
     except CloudError:
         return Outcome.UNKNOWN, None
     now = editable_values(current)
-    original = editable_values(before) if isinstance(before, EndpointService) else before
     if not changes_between(now, {**now, **body}).to_api():
         return Outcome.RECONCILED_APPLIED, current.to_api()
-    if not changes_between(original, now).to_api():
+    original = _editable_or_none(before)
+    if original is not None and not changes_between(original, now).to_api():
         return Outcome.RECONCILED_NOT_APPLIED, current.to_api()
     return Outcome.UNKNOWN, current.to_api()
+
+
+def _editable_or_none(before: EndpointService | dict[str, Any]) -> dict[str, Any] | None:
+    if isinstance(before, EndpointService):
+        return editable_values(before)
+    try:
+        return editable_values(EndpointService.from_api(before))
+    except ValueError:
+        return None
 
 
 def _record(

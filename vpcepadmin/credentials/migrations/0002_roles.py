@@ -7,7 +7,7 @@ from django.contrib.auth.management import create_permissions
 from django.db import migrations
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
-from vpcepadmin.roles import ROLE_PERMISSIONS
+from vpcepadmin.roles import ROLE_PERMISSIONS, ensure_roles
 
 
 def create_roles(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
