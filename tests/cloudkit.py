@@ -22,14 +22,21 @@ FAST = NetworkPolicy(
 )
 
 
-def aksk_client(url: str, *, policy: NetworkPolicy = FAST, secret_key: str = seeds.SECRET_KEY,
-                project_id: str = seeds.PROJECT_ID, skew: timedelta = timedelta(0)) -> VpcepClient:  # fmt: skip
+def aksk_client(
+    url: str,
+    *,
+    policy: NetworkPolicy = FAST,
+    secret_key: str = seeds.SECRET_KEY,
+    project_id: str = seeds.PROJECT_ID,
+    skew: timedelta = timedelta(0),
+) -> VpcepClient:
     auth = AkSkAuth(seeds.ACCESS_KEY, secret_key, project_id, clock=lambda: datetime.now(UTC) + skew)
     return VpcepClient(endpoint=url, project_id=project_id, auth=auth, transport=Transport(policy))
 
 
-def token_client(url: str, *, policy: NetworkPolicy = FAST, password: str = seeds.PASSWORD,
-                 cache_key: str | None = None) -> VpcepClient:  # fmt: skip
+def token_client(
+    url: str, *, policy: NetworkPolicy = FAST, password: str = seeds.PASSWORD, cache_key: str | None = None
+) -> VpcepClient:
     auth = TokenAuth(
         iam_endpoint=url,
         username=seeds.USERNAME,

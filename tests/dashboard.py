@@ -42,11 +42,13 @@ def _flushable_audit_log(request: pytest.FixtureRequest) -> Iterator[None]:
 
     Open the trigger's test-only door on this connection just before pytest-django flushes.
     """
-    uses_commits = {"transactional_db", "live_server"} & set(request.fixturenames)
-    if not uses_commits:
+    marker = request.node.get_closest_marker("django_db")
+    marked = marker is not None and bool(marker.kwargs.get("transaction"))
+    if not (marked or {"transactional_db", "live_server"} & set(request.fixturenames)):
         yield
         return
-    request.getfixturevalue("transactional_db")
+    # Set up the database first, so that this teardown runs before its flush.
+    request.getfixturevalue("_django_db_helper" if marked else "transactional_db")
     yield
     from django.db import connection
 

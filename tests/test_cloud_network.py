@@ -87,8 +87,15 @@ def test_it_never_retries_a_put(simulator, service_id, status) -> None:
     assert len(_puts(simulator)) == 1
 
 
-@pytest.mark.parametrize(("status", "error"), [(500, CloudUnavailable), (503, CloudUnavailable),
-                                               (502, CloudOutcomeUnknown), (504, CloudOutcomeUnknown)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (500, CloudUnavailable),
+        (503, CloudUnavailable),
+        (502, CloudOutcomeUnknown),
+        (504, CloudOutcomeUnknown),
+    ],
+)
 def test_it_knows_which_5xx_of_a_put_leave_the_outcome_unknown(simulator, service_id, status, error) -> None:
     simulator.add_fault(match=PUT, action="status", status=status, error_code="EndPoint.0001", count=1)
     with pytest.raises(error):
@@ -182,9 +189,14 @@ def test_a_malformed_answer_to_a_put_is_an_unknown_outcome(simulator, service_id
 @pytest.mark.parametrize("shape", ["flat", "nested", "apigw"])
 def test_it_parses_every_error_body_shape(simulator, shape) -> None:
     simulator.add_fault(
-        match=LIST, action="status", status=400, error_code="EndPoint.0017", error_msg="Invalid sort_key.",
-        shape=shape, count=1,
-    )  # fmt: skip
+        match=LIST,
+        action="status",
+        status=400,
+        error_code="EndPoint.0017",
+        error_msg="Invalid sort_key.",
+        shape=shape,
+        count=1,
+    )
     with pytest.raises(CloudRejected) as caught:
         endpoint_service_list(aksk_client(simulator.url))
     assert (caught.value.error_code, caught.value.message) == ("EndPoint.0017", "Invalid sort_key.")

@@ -23,9 +23,15 @@ def test_a_full_round_trip_logs_no_secret(admin_client_, simulator, caplog) -> N
     caplog.set_level(logging.DEBUG)
     admin_client_.post("/credentials/new/", _form(simulator.url))
     token_form = _form(
-        simulator.url, name="Token", auth_method="password", access_key="", secret_key="",
-        iam_username=seeds.USERNAME, domain_name=seeds.DOMAIN_NAME, password=seeds.PASSWORD,
-    )  # fmt: skip
+        simulator.url,
+        name="Token",
+        auth_method="password",
+        access_key="",
+        secret_key="",
+        iam_username=seeds.USERNAME,
+        domain_name=seeds.DOMAIN_NAME,
+        password=seeds.PASSWORD,
+    )
     admin_client_.post("/credentials/new/", token_form)
     for credential in CloudCredential.objects.all():
         admin_client_.post(f"/credentials/{credential.pk}/test/")

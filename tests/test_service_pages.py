@@ -44,10 +44,15 @@ def test_a_failing_account_summary_says_so_without_failing_the_page(
 def test_the_list_shows_every_column(viewer_client, account, simulator) -> None:
     seed = seeds.standard_seed(services=0)
     seed["endpoint_services"] = [
-        seeds.service(service_name="web", ports=[{"client_port": 443, "server_port": 8443, "protocol": "TCP"},
-                                               {"client_port": 80, "server_port": 8080, "protocol": "TCP"},
-                                               {"client_port": 81, "server_port": 8081, "protocol": "TCP"}]),
-    ]  # fmt: skip
+        seeds.service(
+            service_name="web",
+            ports=[
+                {"client_port": 443, "server_port": 8443, "protocol": "TCP"},
+                {"client_port": 80, "server_port": 8080, "protocol": "TCP"},
+                {"client_port": 81, "server_port": 8081, "protocol": "TCP"},
+            ],
+        ),
+    ]
     simulator.reset(seed)
     page = _list(viewer_client, account).content.decode()
     service_id = seed["endpoint_services"][0]["id"]
@@ -98,8 +103,14 @@ def test_an_htmx_filter_gets_the_table_partial(viewer_client, account) -> None:
 
 
 def test_a_failing_list_renders_a_banner_with_code_and_request_id(viewer_client, account, simulator) -> None:
-    simulator.add_fault(match={"path": "vpc-endpoint-services"}, action="status", status=400,
-                        error_code="EndPoint.0017", error_msg="Invalid sort_key.", count=1)  # fmt: skip
+    simulator.add_fault(
+        match={"path": "vpc-endpoint-services"},
+        action="status",
+        status=400,
+        error_code="EndPoint.0017",
+        error_msg="Invalid sort_key.",
+        count=1,
+    )
     response = _list(viewer_client, account)
     assert response.status_code == 200
     content = response.content.decode()
@@ -111,8 +122,15 @@ def test_a_failing_list_renders_a_banner_with_code_and_request_id(viewer_client,
 def test_the_service_page_shows_every_field(viewer_client, account, simulator) -> None:
     service = simulator.seed["endpoint_services"][0]
     content = viewer_client.get(f"/credentials/{account.pk}/services/{service['id']}/").content.decode()
-    for text in (f"eu-de.{service['service_name']}.{service['id']}", service["port_id"], service["vpc_id"],
-                 "Client port", "Server port", "UTC", "History"):  # fmt: skip
+    for text in (
+        f"eu-de.{service['service_name']}.{service['id']}",
+        service["port_id"],
+        service["vpc_id"],
+        "Client port",
+        "Server port",
+        "UTC",
+        "History",
+    ):
         assert text in content
 
 

@@ -24,7 +24,7 @@ def run_simulator() -> Iterator[Callable[..., tuple[str, str]]]:
     processes = []
 
     def start(*args: str) -> tuple[str, str]:
-        process = subprocess.Popen(  # noqa: S603  (our own manage.py with fixed arguments)
+        process = subprocess.Popen(
             [sys.executable, str(MANAGE), "runsimulator", "--port", "0", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -17,16 +17,36 @@ PENDING, ACCEPTED, REJECTED, CREATING, ELSEWHERE = (stable_uuid("endpoint", n) f
 @pytest.fixture
 def connected(simulator: SimulatorHandle) -> SimulatorHandle:
     endpoints = [
-        {"id": PENDING, "service_id": SERVICE_ID, "status": "pendingAcceptance", "marker_id": 16777301,
-         "created_at": "2026-02-01T00:00:00Z"},
-        {"id": ACCEPTED, "service_id": SERVICE_ID, "status": "accepted", "marker_id": 16777302,
-         "created_at": "2026-02-02T00:00:00Z"},
-        {"id": REJECTED, "service_id": SERVICE_ID, "status": "rejected", "marker_id": 16777303,
-         "created_at": "2026-02-03T00:00:00Z"},
-        {"id": CREATING, "service_id": SERVICE_ID, "status": "creating", "marker_id": 16777304,
-         "created_at": "2026-02-04T00:00:00Z"},
+        {
+            "id": PENDING,
+            "service_id": SERVICE_ID,
+            "status": "pendingAcceptance",
+            "marker_id": 16777301,
+            "created_at": "2026-02-01T00:00:00Z",
+        },
+        {
+            "id": ACCEPTED,
+            "service_id": SERVICE_ID,
+            "status": "accepted",
+            "marker_id": 16777302,
+            "created_at": "2026-02-02T00:00:00Z",
+        },
+        {
+            "id": REJECTED,
+            "service_id": SERVICE_ID,
+            "status": "rejected",
+            "marker_id": 16777303,
+            "created_at": "2026-02-03T00:00:00Z",
+        },
+        {
+            "id": CREATING,
+            "service_id": SERVICE_ID,
+            "status": "creating",
+            "marker_id": 16777304,
+            "created_at": "2026-02-04T00:00:00Z",
+        },
         {"id": ELSEWHERE, "service_id": OTHER_SERVICE_ID, "status": "pendingAcceptance"},
-    ]  # fmt: skip
+    ]
     services = [service(id=SERVICE_ID), service(id=OTHER_SERVICE_ID)]
     simulator.reset(standard_seed(services=0, endpoint_services=services, endpoints=endpoints))
     return simulator

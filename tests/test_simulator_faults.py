@@ -43,6 +43,11 @@ def test_it_fails_the_next_n_matching_calls_with_a_status(simulator, raw_api, ta
     assert simulator.control.faults() == []
 
 
+def test_it_lets_the_first_n_matching_calls_through_when_asked_to_skip(simulator, raw_api, target):
+    simulator.add_fault(action="status", status=500, skip=2, count=1, match={"method": "GET"})
+    assert [raw_api.get(target).status for _ in range(4)] == [200, 200, 500, 200]
+
+
 @pytest.mark.parametrize(
     ("shape", "expected"),
     [

@@ -109,9 +109,12 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    # SQLite serialises writers; a busy timeout keeps the demo's simulator thread and requests polite.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # SQLite serialises writers: transactions take the write lock when they begin (no lock-upgrade
+    # deadlock between two readers turning writers) and wait for it up to the busy timeout. Tests use
+    # a file too, so that threads get separate connections that wait rather than fail.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # IAM tokens live in the cache; several app processes must share it (Redis in production).

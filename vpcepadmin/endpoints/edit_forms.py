@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 from django.core.validators import RegexValidator
 
+from vpcepadmin.cloud.errors import CloudError
 from vpcepadmin.cloud.types import PortMapping
 
 MAX_MAPPINGS = 200
@@ -205,8 +206,10 @@ class EditForms:
         for clash in clashes:
             self.formset.forms[clash.row].add_error("server_port", clash.message)
 
-    def add_cloud_error(self, error_code: str, message: str) -> None:
-        text = f"The cloud refused this: {message} ({error_code})" if error_code else message
+    def add_cloud_error(self, error: CloudError) -> None:
+        """Put the cloud's answer on the field its code names, else at the top of the form."""
+        error_code = error.error_code
+        text = f"{error.summary} {error.message}" + (f" ({error_code})" if error_code else "")
         if error_code in PORT_ERROR_CODES:
             self.formset.non_form_errors().append(text)
         else:

@@ -121,7 +121,7 @@ def _apply(request: HttpRequest, credential: CloudCredential, version: Version) 
         context = {"forms": forms, "version": version, "result": result, "conflict_rows": rows}
         return _page(request, credential, "endpoints/conflict.html", **context)
     if result.error is not None:
-        forms.add_cloud_error(result.error.error_code, result.error.message)
+        forms.add_cloud_error(result.error)
     messages.error(request, result.message)
     return _page(request, credential, EDIT_PAGE, forms=forms, version=version, result=result)
 

@@ -6,6 +6,7 @@ A fault is posted as JSON to ``/_sim/faults``::
      "action": "status",                                                  # see ACTIONS
      "count": 1,            # the next N matching calls (default: unlimited for latency, else 1)
      "rate": 0.25,          # or: each matching call with this probability (unlimited unless count)
+     "skip": 1,             # let the first N matching calls through untouched (default 0)
      ...options of the action}
 
 Actions and their options (defaults in ``OPTIONS``):
@@ -76,6 +77,7 @@ class Fault:
     path: re.Pattern[str] | None = None
     remaining: int | None = None
     rate: float | None = None
+    skip: int = 0
     spec: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -102,7 +104,7 @@ def parse_fault(spec: Mapping[str, Any]) -> Fault:
     match = spec.get("match") or {}
     if not isinstance(match, Mapping) or set(match) - {"method", "path"}:
         raise ValueError("match takes 'method' and 'path' only")
-    known = {"action", "match", "count", "rate", "apply", *OPTIONS[action]}
+    known = {"action", "match", "count", "rate", "skip", "apply", *OPTIONS[action]}
     if set(spec) - known:
         raise ValueError(f"unknown keys for {action}: {sorted(set(spec) - known)}")
     options = {**OPTIONS[action], **{k: v for k, v in spec.items() if k in OPTIONS[action]}}
@@ -114,6 +116,9 @@ def parse_fault(spec: Mapping[str, Any]) -> Fault:
     count = spec.get("count", None if action == "latency" or rate is not None else 1)
     if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
         raise ValueError("count must be a positive integer")
+    skip = spec.get("skip", 0)
+    if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
+        raise ValueError("skip must be an integer ≥ 0")
     return Fault(
         id=uuid.uuid4().hex,
         action=str(action),
@@ -122,6 +127,7 @@ def parse_fault(spec: Mapping[str, Any]) -> Fault:
         path=re.compile(str(match["path"])) if match.get("path") else None,
         remaining=count,
         rate=None if rate is None else float(rate),
+        skip=skip,
         spec=dict(spec),
     )
 
@@ -172,6 +178,9 @@ class FaultRegistry:
         with self._lock:
             for fault in list(self._faults):
                 if not fault.matches(method, path) or (fault.action != "latency" and chosen is not None):
+                    continue
+                if fault.skip:
+                    fault.skip -= 1
                     continue
                 if fault.rate is not None and self._rng.random() >= fault.rate:
                     continue

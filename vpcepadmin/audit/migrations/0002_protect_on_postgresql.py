@@ -43,12 +43,12 @@ DROP FUNCTION IF EXISTS audit_record_is_immutable();
 
 def install(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(INSTALL)
+        schema_editor.execute(INSTALL, params=None)
 
 
 def remove(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(REMOVE)
+        schema_editor.execute(REMOVE, params=None)
 
 
 class Migration(migrations.Migration):

@@ -1,0 +1,67 @@
+"""Two operators apply different changes to one service at the same moment: exactly one PUT wins."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+
+from tests import seeds
+from tests.dashboard import client_for, make_user
+from tests.editing import Editor
+from vpcepadmin.audit.models import AuditRecord, Outcome
+from vpcepadmin.audit.verification import verify_chain
+
+ROUNDS = 20
+
+
+def _apply_together(editors: list[Editor], changes: list[dict]) -> list:
+    barrier = threading.Barrier(len(editors))
+    results: list = [None] * len(editors)
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait()
+            results[index] = editors[index].submit("apply", reason=f"operator {index}", **changes[index])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(editors))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_exactly_one_of_two_simultaneous_changes_wins_every_time(simulator, account) -> None:
+    operators = [client_for(make_user("operator", username=f"op{i}")) for i in range(2)]
+    service_id = simulator.seed["endpoint_services"][0]["id"]
+    changes = [{"description": "from operator 0"}, {"service_name": "from-op-1"}]
+    for round_ in range(ROUNDS):
+        simulator.reset(seeds.standard_seed())
+        # The cloud answers slowly enough for the two applies to overlap.
+        simulator.add_fault(action="latency", seconds=0.05, match={"path": "vpc-endpoint-services/"})
+        editors = [Editor(client, account.pk, service_id) for client in operators]
+        for editor, change in zip(editors, changes, strict=True):
+            editor.load()
+            assert editor.submit("review", **change).templates[0].name == "endpoints/review.html"
+        responses = _apply_together(editors, changes)
+        statuses = sorted(response.status_code for response in responses)
+        assert statuses == [200, 302], f"round {round_}: {statuses}"
+        loser = next(r for r in responses if r.status_code == 200)
+        assert loser.templates[0].name == "endpoints/conflict.html"
+        assert len(simulator.journal(method="PUT")) == 1
+        winner_change = changes[responses.index(next(r for r in responses if r.status_code == 302))]
+        state = simulator.control.state()
+        current = next(s for s in state["endpoint_services"] if s["id"] == service_id)
+        if "description" in winner_change:
+            assert current["description"] == winner_change["description"]  # no lost update
+        else:
+            assert current["service_name"] == winner_change["service_name"]
+    outcomes = [record.outcome for record in AuditRecord.objects.order_by("seq")]
+    assert outcomes.count(Outcome.APPLIED) == ROUNDS
+    assert outcomes.count(Outcome.CONFLICT) == ROUNDS
+    assert verify_chain().ok
