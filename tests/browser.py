@@ -53,6 +53,7 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
     problems: list[str] = []
     new_page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
     new_page.on("pageerror", lambda error: problems.append(str(error)))
+    new_page.console_problems = problems  # a test that provokes an error status removes its own entry
     yield new_page
     context.close()
     assert problems == [], f"console errors or CSP violations: {problems}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlencode
 from typing import Any
 
 from django.test import Client
@@ -81,7 +82,9 @@ class Editor:
     ):
         data = raw if raw is not None else self.data(action, **kwargs)
         headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
-        return self.client.post(self.url, data, **headers)
+        # As a browser sends a form without files.
+        body = urlencode({key: str(value) for key, value in data.items()})
+        return self.client.post(self.url, body, content_type="application/x-www-form-urlencoded", **headers)
 
     def apply(self, reason: str = "Ticket OPS-1", **kwargs: Any):
         """Review then apply (as the pages would), returning the apply response."""

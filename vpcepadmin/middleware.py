@@ -88,13 +88,17 @@ class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
 
 
 def _idle_expired(request: HttpRequest) -> bool:
-    """True when the session saw no request for SESSION_IDLE_TIMEOUT seconds (ASVS 7.3.1).
+    """True when the session saw no request for SESSION_IDLE_TIMEOUT seconds, or began more than
+    SESSION_COOKIE_AGE seconds ago (ASVS 7.3.1, 7.3.2: idle and absolute timeouts).
 
-    The stamp is refreshed at most once a minute so that browsing does not write the session on
-    every request.
+    The idle stamp is refreshed at most once a minute so that browsing does not write the session
+    on every request.
     """
     now = int(time.time())
     last = request.session.get("last_seen")
+    began = request.session.setdefault("began", now)
+    if isinstance(began, int) and now - began > settings.SESSION_COOKIE_AGE:
+        return True
     if isinstance(last, int) and now - last > settings.SESSION_IDLE_TIMEOUT:
         return True
     if not isinstance(last, int) or now - last > 60:

@@ -30,12 +30,15 @@ SECRET_KEYS = frozenset(
 def mask_secrets(value: Any) -> Any:
     """A copy of ``value`` with the value of every secret-named key replaced by a mask."""
     if isinstance(value, dict):
-        return {
-            key: (MASK if str(key).lower() in SECRET_KEYS and item not in (None, "") else mask_secrets(item))
-            for key, item in value.items()
-        }
+        masked = {}
+        for key, item in value.items():
+            if item not in (None, "") and str(key).lower() in SECRET_KEYS:
+                masked[key] = MASK
+            else:
+                masked[key] = mask_secrets(item) if isinstance(item, dict | list | tuple) else item
+        return masked
     if isinstance(value, list | tuple):
-        return [mask_secrets(item) for item in value]
+        return [mask_secrets(item) if isinstance(item, dict | list | tuple) else item for item in value]
     return value
 
 

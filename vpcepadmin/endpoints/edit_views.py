@@ -109,7 +109,8 @@ def _apply(request: HttpRequest, credential: CloudCredential, version: Version) 
                 request, credential, "endpoints/review.html", forms=forms, version=version, review=review
             )
         return _page(request, credential, EDIT_PAGE, forms=forms, version=version)
-    restored_from = AuditRecord.objects.filter(pk=forms.form.cleaned_data.get("restored_from") or 0).first()
+    restored_pk = forms.form.cleaned_data.get("restored_from")
+    restored_from = AuditRecord.objects.filter(pk=restored_pk).first() if restored_pk else None
     edit = EditRequest(forms.values(), forms.form.cleaned_data["reason"], restored_from)
     result = modify_endpoint_service(credential, version.service_id, version, edit, context_from(request))
     if result.succeeded or result.outcome == "no_change":

@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import transaction
+
 from vpcepadmin.audit import recorder
 from vpcepadmin.audit.diff import FieldChange, service_diff
 from vpcepadmin.audit.models import Action, AuditRecord, Outcome, TargetType
@@ -139,11 +141,12 @@ def _apply_locked(
         result = endpoint_service_update(client, service_id, changes)
     except CloudError as exc:
         return _after_failure(credential, client, current, request, context, attempt, body, exc, started)
-    note_success(credential)
-    record = _record(
-        credential, current, request, context, Outcome.APPLIED, attempt=attempt, after=result.body,
-        http_status=result.status, cloud_request_id=result.cloud_request_id, started=started,
-    )  # fmt: skip
+    with transaction.atomic():  # one commit for the outcome and the account's success stamp
+        record = _record(
+            credential, current, request, context, Outcome.APPLIED, attempt=attempt, after=result.body,
+            http_status=result.status, cloud_request_id=result.cloud_request_id, started=started,
+        )  # fmt: skip
+        note_success(credential)
     diff = service_diff(editable_values(current), body)
     return ApplyResult(Outcome.APPLIED, "Change applied.", result.value, changes=diff, record=record)
 

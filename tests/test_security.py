@@ -1,0 +1,179 @@
+"""Security baseline (reliability.md §8): headers, CSRF, cookies, safe GETs, sessions, deploy checks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from tests.dashboard import client_for
+
+ROOT = Path(__file__).resolve().parent.parent
+PROD_ENV = {
+    "VPCEPADMIN_SECRET_KEY": "prod-like-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGH",
+    "VPCEPADMIN_FERNET_KEYS": "Y2hlY2stb25seS1mZXJuZXQta2V5LTAwMDAwMDAwMDA=",
+    "VPCEPADMIN_ALLOWED_HOSTS": "vpcepadmin.example.com",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/vpcepadmin",
+    "VPCEPADMIN_CACHE_URL": "redis://127.0.0.1:6379/0",
+}
+
+
+def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("VPCEPADMIN_", "DATABASE_URL"))}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_a_production_configuration_passes_the_deploy_checks() -> None:
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", **PROD_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("missing", "error"),
+    [
+        ("VPCEPADMIN_FERNET_KEYS", "vpcepadmin.E003"),
+        ("VPCEPADMIN_SECRET_KEY", "VPCEPADMIN_SECRET_KEY is not set"),
+    ],
+)
+def test_an_unsafe_production_configuration_is_refused(missing, error) -> None:
+    env = {k: v for k, v in PROD_ENV.items() if k != missing}
+    result = _manage("check", "--deploy", **env)
+    assert result.returncode != 0
+    assert error in result.stderr
+
+
+def test_a_weak_secret_key_and_a_bad_fernet_key_are_refused() -> None:
+    result = _manage(
+        "check", **{**PROD_ENV, "VPCEPADMIN_SECRET_KEY": "short", "VPCEPADMIN_FERNET_KEYS": "nope"}
+    )
+    assert "vpcepadmin.E002" in result.stderr
+    assert "vpcepadmin.E004" in result.stderr
+
+
+def test_several_processes_without_a_shared_cache_get_a_warning() -> None:
+    env = {k: v for k, v in PROD_ENV.items() if k != "VPCEPADMIN_CACHE_URL"}
+    assert "vpcepadmin.W002" in _manage("check", "--deploy", **env).stderr
+
+
+def test_every_response_carries_the_security_headers(viewer_client, account, simulator) -> None:
+    urls = ["/", "/credentials/", f"/credentials/{account.pk}/services/", "/audit/", "/healthz", "/nowhere/"]
+    for url in urls:
+        response = viewer_client.get(url)
+        csp = response["Content-Security-Policy"]
+        for directive in (
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+            "script-src 'self'",
+        ):
+            assert directive in csp, url
+        assert "unsafe" not in csp
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert response["Referrer-Policy"] == "same-origin"
+        assert response["X-Frame-Options"] == "DENY"
+        assert len(response["X-Request-ID"]) == 32
+    assert viewer_client.get("/").get("Cache-Control") == "no-store"
+
+
+def test_state_changing_posts_need_a_csrf_token(admin_user, account) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+    for url in (
+        f"/credentials/{account.pk}/test/",
+        f"/credentials/{account.pk}/delete/",
+        "/accounts/logout/",
+    ):
+        assert client.post(url).status_code == 403, url
+    client.get("/credentials/")
+    token = client.cookies["csrftoken"].value
+    assert client.post(f"/credentials/{account.pk}/test/", HTTP_X_CSRFTOKEN=token).status_code == 302
+
+
+def test_browsing_every_page_as_admin_sends_no_change_to_the_cloud(admin_client_, account, simulator) -> None:
+    service_id = simulator.seed["endpoint_services"][0]["id"]
+    base = f"/credentials/{account.pk}"
+    for url in [
+        "/",
+        "/credentials/",
+        f"{base}/",
+        f"{base}/edit/",
+        f"{base}/delete/",
+        f"{base}/services/",
+        f"{base}/services/summary/",
+        f"{base}/services/{service_id}/",
+        f"{base}/services/{service_id}/edit/",
+        "/audit/",
+    ]:
+        assert admin_client_.get(url).status_code == 200, url
+    assert {entry["method"] for entry in simulator.journal()} == {"GET"}
+
+
+def test_the_session_ends_after_30_idle_minutes(viewer, settings, monkeypatch) -> None:
+    client = client_for(viewer)
+    assert client.get("/credentials/").status_code == 200
+    later = time.time() + settings.SESSION_IDLE_TIMEOUT + 60
+    monkeypatch.setattr(time, "time", lambda: later)
+    response = client.get("/credentials/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_the_session_ends_12_hours_after_sign_in_however_busy(viewer, settings, monkeypatch) -> None:
+    client = client_for(viewer)
+    start = time.time()
+    for minutes in range(0, 12 * 60 + 1, 20):  # a request every 20 minutes, never idle
+        monkeypatch.setattr(time, "time", lambda m=minutes: start + m * 60)
+        assert client.get("/credentials/").status_code == 200, minutes
+    monkeypatch.setattr(time, "time", lambda: start + 12 * 3600 + 120)
+    assert client.get("/credentials/").status_code == 302
+
+
+def test_signing_in_rotates_the_session_and_signing_out_ends_it(viewer, db) -> None:
+    viewer.set_password("a-long-enough-password-123")
+    viewer.save()
+    client = Client()
+    client.get("/accounts/login/")
+    before = client.cookies.get("sessionid")
+    client.post("/accounts/login/", {"username": "viewer", "password": "a-long-enough-password-123"})
+    after = client.cookies["sessionid"].value
+    assert before is None or before.value != after
+    assert client.get("/credentials/").status_code == 200
+    client.post("/accounts/logout/")
+    replay = Client()
+    replay.cookies["sessionid"] = after
+    assert replay.get("/credentials/").status_code == 302
+
+
+def test_a_wrong_password_and_an_unknown_user_get_the_same_answer(viewer, db) -> None:
+    viewer.set_password("a-long-enough-password-123")
+    viewer.save()
+    wrong = Client().post("/accounts/login/", {"username": "viewer", "password": "nope"})
+    unknown = Client().post("/accounts/login/", {"username": "nobody", "password": "nope"})
+    assert wrong.status_code == unknown.status_code == 200
+    assert wrong.context["form"].errors == unknown.context["form"].errors
+
+
+def test_healthz_needs_no_sign_in_and_calls_no_cloud(client, simulator, db) -> None:
+    response = client.get("/healthz")
+    assert response.json() == {"status": "ok", "database": "ok"}
+    assert simulator.journal() == []
+
+
+def test_templates_have_no_unescaped_output_or_inline_scripts() -> None:
+    for path in (ROOT / "templates").rglob("*.html"):
+        text = path.read_text()
+        for forbidden in ("|safe", "mark_safe", "autoescape off", "hx-on", "js:", "<script>", 'style="'):
+            assert forbidden not in text, f"{path}: {forbidden}"
