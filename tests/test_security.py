@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
+from tests import seeds
 from tests.dashboard import client_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +25,9 @@ PROD_ENV = {
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("VPCEPADMIN_", "DATABASE_URL", "DJANGO_"))}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("VPCEPADMIN_", "DATABASE_URL", "DJANGO_"))
+    }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -177,3 +180,25 @@ def test_templates_have_no_unescaped_output_or_inline_scripts() -> None:
         text = path.read_text()
         for forbidden in ("|safe", "mark_safe", "autoescape off", "hx-on", "js:", "<script>", 'style="'):
             assert forbidden not in text, f"{path}: {forbidden}"
+
+
+XSS = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "';alert(1);//", "{{7*7}}<b>"]
+
+
+def test_cloud_data_is_escaped_on_every_page(operator_client, account, simulator) -> None:
+    """T12: what the cloud returns is data, never markup (the seed bypasses the API's own rules)."""
+    seed = seeds.standard_seed(services=0)
+    seed["endpoint_services"] = [
+        seeds.service(description=" ".join(XSS), tags=[{"key": "k", "value": XSS[1]}])
+    ]
+    simulator.reset(seed)
+    service_id = seed["endpoint_services"][0]["id"]
+    base = f"/credentials/{account.pk}/services/"
+    pages = [
+        operator_client.get(url).content.decode()
+        for url in (base, f"{base}{service_id}/", f"{base}{service_id}/edit/", f"{base}summary/")
+    ]
+    for page in pages:
+        for payload in XSS[:2]:
+            assert payload not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages[1]
