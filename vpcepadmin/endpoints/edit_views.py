@@ -12,12 +12,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from vpcepadmin import roles
-from vpcepadmin.audit.models import AuditRecord, Outcome
+from vpcepadmin.audit.models import Outcome
 from vpcepadmin.audit.recorder import context_from
 from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.endpoints.edit_forms import EditForms, rows_from_post
 from vpcepadmin.endpoints.modify import EditRequest, Loaded, load_for_edit, modify_endpoint_service
-from vpcepadmin.endpoints.restore import restore_values
+from vpcepadmin.endpoints.restore import restore_values, restored_record
 from vpcepadmin.endpoints.review import describe_change, review_change, three_way
 from vpcepadmin.endpoints.versioning import Version, editable_values, read_version
 from vpcepadmin.htmx import wants_partial
@@ -109,8 +109,9 @@ def _apply(request: HttpRequest, credential: CloudCredential, version: Version) 
                 request, credential, "endpoints/review.html", forms=forms, version=version, review=review
             )
         return _page(request, credential, EDIT_PAGE, forms=forms, version=version)
-    restored_pk = forms.form.cleaned_data.get("restored_from")
-    restored_from = AuditRecord.objects.filter(pk=restored_pk).first() if restored_pk else None
+    restored_from = restored_record(
+        forms.form.cleaned_data.get("restored_from"), credential, version.service_id
+    )
     edit = EditRequest(forms.values(), forms.form.cleaned_data["reason"], restored_from)
     result = modify_endpoint_service(credential, version.service_id, version, edit, context_from(request))
     if result.succeeded or result.outcome == "no_change":

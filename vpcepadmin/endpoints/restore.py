@@ -48,3 +48,17 @@ def restore_values(
     if service.server_type != "VIP":
         values.pop("vip_port_id", None)
     return Restored(record, values)
+
+
+def restored_record(
+    record_pk: int | None, credential: CloudCredential, service_id: str
+) -> AuditRecord | None:
+    """The record an apply says it restores — only if it is a restorable change of this service."""
+    if not record_pk:
+        return None
+    record = AuditRecord.objects.select_related("attempt").filter(pk=record_pk).first()
+    if record is None or not restorable(record):
+        return None
+    if record.target_id != service_id or record.project_id != credential.project_id:
+        return None
+    return record
