@@ -75,7 +75,7 @@ class UpstreamTimer:
             finally:
                 self.server += time.perf_counter() - started
 
-        RequestIdMiddleware.__call__ = served  # type: ignore[method-assign]
+        RequestIdMiddleware.__call__ = served  # type: ignore[method-assign,assignment]
 
         def timed(transport: Any, request: Any, auth: Any) -> Any:
             started = time.perf_counter()
@@ -85,7 +85,7 @@ class UpstreamTimer:
                 self.spent += time.perf_counter() - started
                 self.calls.append(request.method)
 
-        Transport.send = timed  # type: ignore[method-assign]
+        Transport.send = timed  # type: ignore[method-assign,assignment]
 
     def reset(self) -> None:
         self.spent, self.server, self.calls = 0.0, 0.0, []

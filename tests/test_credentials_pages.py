@@ -109,12 +109,13 @@ def test_switching_to_password_requires_the_password(admin_client_, account, sim
 
 
 def test_it_deletes_after_confirmation_and_keeps_the_audit_history(admin_client_, account) -> None:
+    credential_pk = account.pk
     assert admin_client_.get(f"/credentials/{account.pk}/delete/").status_code == 200
     assert CloudCredential.objects.exists()
     assert admin_client_.post(f"/credentials/{account.pk}/delete/").status_code == 302
     assert not CloudCredential.objects.exists()
     record = AuditRecord.objects.get(action=Action.DELETE_CREDENTIAL)
-    assert (record.credential_id, record.credential_name) == (None, "Test account")
+    assert (record.credential_id, record.credential_name) == (credential_pk, "Test account")
 
 
 def test_test_connection_reports_success_inline_and_records_it(admin_client_, account, simulator) -> None:

@@ -60,14 +60,26 @@ class AuditRecord(models.Model):
 
     seq = models.BigIntegerField(unique=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    # NOTE: DO_NOTHING and no database constraint: deleting a user or an account must not rewrite
+    # a record (the trigger would refuse, and the hash covers these ids); names are kept as text.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     actor_username = models.CharField(max_length=150, blank=True)
     source_ip = models.GenericIPAddressField(null=True, blank=True)
     request_id = models.CharField(max_length=64, blank=True, db_index=True)
     credential = models.ForeignKey(
-        "credentials.CloudCredential", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "credentials.CloudCredential",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     credential_name = models.CharField(max_length=80, blank=True)
     cloud = models.CharField(max_length=16, blank=True)
@@ -111,6 +123,9 @@ class AuditRecord(models.Model):
             models.Index(fields=["actor_username", "-seq"], name="audit_actor_seq"),
             models.Index(fields=["action", "-seq"], name="audit_action_seq"),
             models.Index(fields=["outcome", "-seq"], name="audit_outcome_seq"),
+            # Added for review (migration 0003): the service filter by name.
+            models.Index(fields=["target_name", "-seq"], name="audit_target_name_seq"),
+            models.Index(fields=["created_at", "seq"], name="audit_created_seq"),
         ]
 
     def __str__(self) -> str:
@@ -134,3 +149,30 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"chain head #{self.seq}"
+
+
+class VerificationRun(models.Model):
+    """One run of ``manage.py verify_audit``: what it covered and what it found.
+
+    The newest run feeds the badge on ``/audit/`` and lets a record's page say whether the chain
+    verifies up to it without walking a million records. It is a convenience, not evidence: the
+    evidence is the chain itself and the signed anchors kept outside the database.
+    """
+
+    started_at = models.DateTimeField(default=timezone.now, editable=False)
+    duration_ms = models.PositiveIntegerField(default=0)
+    ok = models.BooleanField()
+    start_seq = models.BigIntegerField(default=0)
+    checked = models.BigIntegerField(default=0)
+    last_seq = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, blank=True)
+    break_kind = models.CharField(max_length=16, blank=True)
+    break_seq = models.BigIntegerField(null=True, blank=True)
+    detail = models.TextField(blank=True)
+    anchors_checked = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"verification {self.started_at:%Y-%m-%d %H:%M} {'ok' if self.ok else 'broken'}"

@@ -1,25 +1,63 @@
-"""Audit review pages (read-only for everybody)."""
+"""Audit review pages and exports: read-only for everybody who may view the audit log."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import permission_required
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.models import User
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from vpcepadmin import roles
+from vpcepadmin.audit import export
+from vpcepadmin.audit.detail import record_page
+from vpcepadmin.audit.filters import AuditFilterForm
+from vpcepadmin.audit.integrity import badge
 from vpcepadmin.audit.models import AuditRecord
+from vpcepadmin.audit.queries import page
+from vpcepadmin.htmx import render_page
+
+
+def _cursor(request: HttpRequest, name: str) -> int | None:
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() and 0 < int(value) < 2**62 else None
 
 
 @require_GET
 @permission_required(roles.VIEW_AUDIT, raise_exception=True)
 def audit_list(request: HttpRequest) -> HttpResponse:
-    records = AuditRecord.objects.order_by("-seq")[:50]
-    return render(request, "audit/list.html", {"records": records})
+    form = AuditFilterForm(request.GET)
+    audit_filter = form.audit_filter()
+    records = page(
+        audit_filter, settings.AUDIT_PAGE_SIZE, _cursor(request, "before"), _cursor(request, "after")
+    )
+    context = {
+        "form": form,
+        "filter": audit_filter,
+        "page": records,
+        "badge": badge(),
+        "actors": User.objects.order_by("username").values_list("username", flat=True),
+    }
+    return render_page(request, "audit/list.html", "audit/_results.html", context)
 
 
 @require_GET
 @permission_required(roles.VIEW_AUDIT, raise_exception=True)
 def audit_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    record = get_object_or_404(AuditRecord, pk=pk)
-    return render(request, "audit/detail.html", {"record": record})
+    record = get_object_or_404(
+        AuditRecord.objects.select_related("attempt", "credential", "restored_from"), pk=pk
+    )
+    return render(request, "audit/detail.html", {"page": record_page(record)})
+
+
+@require_GET
+@permission_required(roles.VIEW_AUDIT, raise_exception=True)
+def audit_export_csv(request: HttpRequest) -> StreamingHttpResponse:
+    return export.response(AuditFilterForm(request.GET).audit_filter(), export.CSV)
+
+
+@require_GET
+@permission_required(roles.VIEW_AUDIT, raise_exception=True)
+def audit_export_json(request: HttpRequest) -> StreamingHttpResponse:
+    return export.response(AuditFilterForm(request.GET).audit_filter(), export.JSON)

@@ -1,0 +1,143 @@
+"""CSV and JSON exports: exactly the current filter, a header naming it, streamed in chunks, a
+snapshot of the moment they began, no secret, and enough to recompute every hash."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from unittest import mock
+
+from django.http import StreamingHttpResponse
+
+from tests import seeds
+from tests.auditkit import change, record
+from tests.test_credentials_pages import _form
+from vpcepadmin.audit import export
+from vpcepadmin.audit.chain import HASHED_FIELDS, record_hash
+from vpcepadmin.audit.models import AuditRecord
+from vpcepadmin.credentials.models import CloudCredential
+
+NEW_SECRET = "SKrotatedExampleSecretKey00000000000002"
+
+
+def _body(response) -> str:
+    assert isinstance(response, StreamingHttpResponse)
+    return b"".join(response.streaming_content).decode()
+
+
+def _csv(response) -> tuple[list[str], list[dict[str, str]]]:
+    lines = _body(response).splitlines(keepends=True)
+    comments = [line.strip() for line in lines if line.startswith("#")]
+    rows = list(csv.DictReader(io.StringIO("".join(line for line in lines if not line.startswith("#")))))
+    return comments, rows
+
+
+def test_the_csv_export_holds_exactly_the_filtered_records_under_a_header(viewer_client, db) -> None:
+    wanted = [
+        record(outcome="rejected", reason=f"refused {index}", error_code="EndPoint.0011")
+        for index in range(3)
+    ]
+    record(outcome="applied")
+    record(
+        outcome="rejected", actor=None, reason="other", action="update_credential", target_type="credential"
+    )
+    response = viewer_client.get("/audit/export.csv?outcome=rejected&action=modify_endpoint_service")
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith('attachment; filename="audit-')
+    comments, rows = _csv(response)
+    assert comments[0] == "# vpcepadmin audit export"
+    assert comments[1] == "# filter: action=modify_endpoint_service; outcome=rejected"
+    assert comments[2].startswith("# exported_at: 20")
+    assert comments[3] == f"# last_record: #{wanted[-1].seq} {wanted[-1].hash}"
+    assert [int(row["seq"]) for row in rows] == [r.seq for r in wanted]
+    assert [row["reason"] for row in rows] == ["refused 0", "refused 1", "refused 2"]
+    assert rows[0]["error_code"] == "EndPoint.0011"
+    assert json.loads(rows[0]["request_body"]) == {"description": "new"}
+    assert rows[0]["hash"] == wanted[0].hash
+
+
+def test_the_json_export_holds_exactly_the_filtered_records_under_a_header(viewer_client, db) -> None:
+    wanted = [record(reason="CHG-7 widen", outcome="applied") for _ in range(2)]
+    record(reason="unrelated")
+    response = viewer_client.get("/audit/export.json?q=chg-7")
+    assert response["Content-Type"] == "application/json"
+    document = json.loads(_body(response))
+    assert document["export"]["filter"] == {"q": "chg-7"}
+    assert document["export"]["filter_text"] == "q=chg-7"
+    assert document["export"]["last_record"] == {"seq": wanted[-1].seq, "hash": wanted[-1].hash}
+    assert [item["seq"] for item in document["records"]] == [r.seq for r in wanted]
+    assert document["records"][0]["request_body"] == {"description": "new"}
+    assert document["records"][0]["before"] is None
+
+
+def test_an_empty_export_says_there_is_no_last_record(viewer_client, db) -> None:
+    document = json.loads(_body(viewer_client.get("/audit/export.json?actor=nobody")))
+    assert document["records"] == []
+    assert document["export"]["last_record"] is None
+    comments, rows = _csv(viewer_client.get("/audit/export.csv?actor=nobody"))
+    assert comments[3] == "# last_record: none"
+    assert rows == []
+
+
+def test_exports_stream_in_chunks_and_end_where_they_began(viewer_client, db) -> None:
+    first = [record(reason=f"r{index}") for index in range(7)]
+    with mock.patch.object(export, "CHUNK", 3):
+        response = viewer_client.get("/audit/export.csv")
+        pieces = iter(response.streaming_content)
+        opening = next(pieces) + next(pieces)  # the header, then the first chunk of three
+        record(reason="appended during the export")
+        rest = b"".join(pieces)
+    body = (opening + rest).decode()
+    rows = list(
+        csv.DictReader(io.StringIO("".join(ln for ln in body.splitlines(True) if not ln.startswith("#"))))
+    )
+    assert [int(row["seq"]) for row in rows] == [r.seq for r in first]
+    assert "appended during the export" not in body
+
+
+def test_no_secret_reaches_an_export_after_account_changes(
+    admin_client_, viewer_client, simulator, operator
+) -> None:
+    admin_client_.post("/credentials/new/", _form(simulator.url, name="Signing"))
+    token_form = _form(
+        simulator.url, name="Token", auth_method="password", access_key="", secret_key="",
+        iam_username=seeds.USERNAME, domain_name=seeds.DOMAIN_NAME, password=seeds.PASSWORD,
+    )  # fmt: skip
+    admin_client_.post("/credentials/new/", token_form)
+    signing = CloudCredential.objects.get(name="Signing")
+    admin_client_.post(
+        f"/credentials/{signing.pk}/edit/", _form(simulator.url, name="Signing", secret_key=NEW_SECRET)
+    )
+    change(signing, simulator.seed["endpoint_services"][0]["id"], operator, description="after rotation")
+    actions = set(AuditRecord.objects.values_list("action", flat=True))
+    assert {"create_credential", "update_credential", "modify_endpoint_service"} <= actions
+    exported = _body(viewer_client.get("/audit/export.csv")) + _body(viewer_client.get("/audit/export.json"))
+    assert "secret_status" in exported and "changed" in exported
+    for secret in (seeds.SECRET_KEY, seeds.PASSWORD, NEW_SECRET, seeds.ACCESS_KEY):
+        assert secret not in exported
+
+
+def test_an_auditor_can_recompute_every_hash_from_the_json_export(
+    viewer_client, account, simulator, operator
+) -> None:
+    service_id = simulator.seed["endpoint_services"][0]["id"]
+    change(account, service_id, operator, description="ünïcode ✓", approval_enabled=False)
+    record(outcome="rejected", error_message='quote " and backslash \\', source_ip="2001:db8::1")
+    document = json.loads(_body(viewer_client.get("/audit/export.json")))
+    previous = "0" * 64
+    for item in document["records"]:
+        assert item["prev_hash"] == previous
+        assert record_hash(item["prev_hash"], {name: item[name] for name in HASHED_FIELDS}) == item["hash"]
+        previous = item["hash"]
+    assert len(document["records"]) == AuditRecord.objects.count() == 3
+
+
+def test_csv_fields_with_commas_quotes_and_line_breaks_read_back_exactly(viewer_client, db) -> None:
+    tricky = 'CHG-5, "urgent"\nsecond line\r\nand ünïcode ✓'
+    made = record(reason=tricky, error_message='say "no"', request_body={"description": 'a "b", c'})
+    _, [row] = _csv(viewer_client.get("/audit/export.csv"))
+    assert row["reason"] == tricky
+    assert row["error_message"] == 'say "no"'
+    assert json.loads(row["request_body"]) == {"description": 'a "b", c'}
+    assert row["hash"] == made.hash

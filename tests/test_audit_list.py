@@ -1,0 +1,206 @@
+"""The audit log page: filters (each and combined, kept in the URL, with and without htmx), the rows,
+keyset pages that stay stable while records are appended, and the verification badge."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from unittest import mock
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.auditkit import record, tamper, text
+from tests.dashboard import make_account
+from vpcepadmin.audit.models import AuditRecord
+from vpcepadmin.credentials.models import Environment
+
+OTHER_SERVICE = "0a9b8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d"
+
+
+def _seqs(response) -> list[int]:
+    """The sequence numbers of the rows shown, top to bottom."""
+    return [int(seq) for seq in re.findall(r'aria-label="Record (\d+)"', response.content.decode())]
+
+
+@pytest.fixture
+def log(db, operator, admin_user, simulator):
+    """Two accounts (one production) and records that differ in one filter each."""
+    prod = make_account(simulator.url, name="Prod EU", environment=Environment.PRODUCTION)
+    test = make_account(simulator.url, name="Test EU", project_id="f" * 32)
+    at = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    made = {}
+    specs = {
+        "prod_applied": {"actor": operator, "credential": prod, "reason": "CHG-100 open 8443"},
+        "test_applied": {"actor": admin_user, "credential": test, "target_id": OTHER_SERVICE, "target_name": "api"},
+        "rejected": {"actor": operator, "credential": test, "outcome": "rejected", "error_code": "EndPoint.0011",
+                     "error_message": "The port mapping conflicts with service payments"},
+        "account": {"actor": admin_user, "credential": prod, "action": "update_credential", "target_type": "credential",
+                    "target_id": "1", "target_name": "Prod EU", "outcome": "recorded", "reason": "",
+                    "before": {"name": "Prod"}, "after": {"name": "Prod EU"}, "request_body": None},
+    }  # fmt: skip
+    for offset, (name, fields) in enumerate(specs.items()):
+        with mock.patch("django.utils.timezone.now", return_value=at + timedelta(days=offset)):
+            made[name] = record(**fields)
+    return made
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("actor=operator", {"prod_applied", "rejected"}),
+        ("service=" + OTHER_SERVICE, {"test_applied"}),
+        ("service=api", {"test_applied"}),
+        ("action=update_credential", {"account"}),
+        ("outcome=rejected", {"rejected"}),
+        ("since=2026-03-02T12:00", {"test_applied", "rejected", "account"}),
+        ("until=2026-03-02T12:00", {"prod_applied", "test_applied"}),
+        ("since=2026-03-02T00:00&until=2026-03-03T23:59", {"test_applied", "rejected"}),
+        ("q=chg-100", {"prod_applied"}),
+        ("q=payments", {"rejected"}),
+        ("q=EndPoint.0011", {"rejected"}),
+        ("q=Test EU", {"test_applied", "rejected"}),
+        ("q=100%", set()),
+        ("actor=operator&outcome=applied", {"prod_applied"}),
+        ("actor=admin&q=prod", {"account"}),
+    ],
+)
+def test_it_filters_by_each_field_and_by_several_at_once(viewer_client, log, query, expected) -> None:
+    response = viewer_client.get(f"/audit/?{query}")
+    assert response.status_code == 200
+    assert set(_seqs(response)) == {log[name].seq for name in expected}
+
+
+def test_it_filters_by_account(viewer_client, log) -> None:
+    prod = log["prod_applied"].credential
+    response = viewer_client.get(f"/audit/?account={prod.pk}")
+    assert set(_seqs(response)) == {log["prod_applied"].seq, log["account"].seq}
+
+
+def test_an_invalid_filter_is_ignored_and_said_so(viewer_client, log) -> None:
+    response = viewer_client.get("/audit/?since=yesterday&outcome=rejected")
+    assert _seqs(response) == [log["rejected"].seq]
+    assert "Ignored 1 filter: From (UTC) — Enter a valid date/time." in text(response)
+
+
+def test_every_row_shows_what_an_auditor_needs(viewer_client, log) -> None:
+    page = viewer_client.get("/audit/").content.decode()
+    rejected = log["rejected"]
+    row = page[page.index(f'aria-label="Record {rejected.seq}"') :].split("</tr>")[0]
+    assert 'datetime="2026-03-03T12:00:00+00:00"' in row
+    assert 'title="2026-03-03 12:00:00.000000 UTC"' in row
+    for shown in (
+        "operator",
+        "Test EU",
+        "Modify endpoint service",
+        "text-bg-danger",
+        "Rejected",
+        "CHG-1: routine",
+    ):
+        assert shown in row
+    assert "description “” → “new”" in row
+    assert f'href="/audit/{rejected.pk}/"' in row
+    prod_row = page[page.index(f'aria-label="Record {log["prod_applied"].seq}"') :].split("</tr>")[0]
+    assert "env-badge env-red" in prod_row
+    assert "Production" in prod_row
+
+
+def test_the_filters_live_in_the_url_and_every_link_keeps_them(viewer_client, log) -> None:
+    for _ in range(3):
+        record(outcome="rejected")
+    with mock.patch("django.conf.settings.AUDIT_PAGE_SIZE", 2):
+        page = viewer_client.get("/audit/?outcome=rejected&q=routine").content.decode()
+    assert 'value="routine"' in page
+    assert '<option value="rejected" selected>' in page
+    older = re.search(r'href="(\?[^"]*before=\d+[^"]*)"', page)
+    assert older is not None and "outcome=rejected" in older.group(1) and "q=routine" in older.group(1)
+    assert 'href="/audit/export.csv?q=routine&amp;outcome=rejected"' in page
+    assert 'href="/audit/export.json?q=routine&amp;outcome=rejected"' in page
+
+
+def test_htmx_gets_the_table_and_a_browser_without_javascript_the_page(viewer_client, log) -> None:
+    partial = viewer_client.get("/audit/?outcome=rejected", HTTP_HX_REQUEST="true")
+    full = viewer_client.get("/audit/?outcome=rejected")
+    assert "<form" not in partial.content.decode() and "<html" not in partial.content.decode()
+    assert _seqs(partial) == _seqs(full) == [log["rejected"].seq]
+    form = full.content.decode()
+    assert 'method="get" action="/audit/"' in form
+    assert 'hx-get="/audit/" hx-target="#audit-results" hx-push-url="true"' in form
+    assert "Apply filters" in form
+    assert full["Vary"].count("HX-Request") == 1
+
+
+def test_keyset_pages_skip_and_repeat_nothing_while_records_are_appended(viewer_client, db) -> None:
+    for index in range(23):
+        record(reason=f"first {index}")
+    before = set(AuditRecord.objects.values_list("seq", flat=True))
+    seen: list[int] = []
+    url = "/audit/"
+    with mock.patch("django.conf.settings.AUDIT_PAGE_SIZE", 5):
+        while url:
+            response = viewer_client.get(url)
+            seen += _seqs(response)
+            record(reason="appended while paging")  # lands on top, never in a later (older) page
+            older = re.search(r'href="\?([^"]*before=\d+)"', response.content.decode())
+            url = "/audit/?" + older.group(1).replace("&amp;", "&") if older else ""
+    assert len(seen) == len(set(seen))
+    assert set(seen) >= before
+    assert seen == sorted(seen, reverse=True)
+
+
+def test_newer_links_walk_back_to_the_top(viewer_client, db) -> None:
+    for index in range(12):
+        record(reason=f"r{index}")
+    with mock.patch("django.conf.settings.AUDIT_PAGE_SIZE", 5):
+        deep = viewer_client.get("/audit/?before=3")
+        assert _seqs(deep) == [2, 1]
+        newer = viewer_client.get("/audit/?after=2")
+        assert _seqs(newer) == [7, 6, 5, 4, 3]
+        top = viewer_client.get("/audit/?after=7")
+        assert _seqs(top) == [12, 11, 10, 9, 8]
+        assert "?after=" not in top.content.decode()  # nothing newer: the link is off
+        assert "before=8" in top.content.decode()
+
+
+def test_pages_cost_the_same_queries_at_any_depth_and_size_without_offset_or_count(viewer_client, db) -> None:
+    def measure(url: str) -> tuple[int, list[str]]:
+        with CaptureQueriesContext(connection) as queries:
+            assert viewer_client.get(url).status_code == 200
+        return len(queries), [query["sql"].upper() for query in queries.captured_queries]
+
+    for _ in range(30):
+        record()
+    viewer_client.get("/audit/")  # the session's first request also stamps it
+    small_first, _ = measure("/audit/")
+    small_deep, _ = measure("/audit/?before=10&outcome=applied")
+    for _ in range(150):
+        record()
+    big_first, _ = measure("/audit/")
+    big_deep, sql = measure("/audit/?before=10&outcome=applied")
+    assert small_first == big_first
+    assert small_deep == big_deep == big_first + 1  # the one EXISTS for the "newer" link
+    assert not any(" OFFSET " in query or "COUNT(" in query for query in sql)
+
+
+def test_the_badge_shows_the_last_verification(viewer_client, db) -> None:
+    record()
+    assert "Chain not verified yet" in text(viewer_client.get("/audit/"))
+    call_command("verify_audit")
+    record()
+    shown = text(viewer_client.get("/audit/"))
+    assert "Chain verified now · up to #1 · 1 newer not yet" in shown
+    tamper("UPDATE audit_auditrecord SET reason = 'rewritten' WHERE seq = 1")
+    with pytest.raises(CommandError, match="content"):
+        call_command("verify_audit")
+    assert "Chain broken at #1 (content)" in text(viewer_client.get("/audit/"))
+
+
+@pytest.mark.parametrize("narrow", [0, 5000], ids=["wide range", "narrow range"])
+def test_a_time_range_gives_the_same_records_bounded_by_sequence_or_not(viewer_client, log, narrow) -> None:
+    with mock.patch("vpcepadmin.audit.filters.NARROW_TIME", narrow):
+        response = viewer_client.get("/audit/?since=2026-03-02T00:00&until=2026-03-03T23:59")
+        assert set(_seqs(response)) == {log["test_applied"].seq, log["rejected"].seq}
+        assert _seqs(viewer_client.get("/audit/?since=2027-01-01T00:00")) == []
