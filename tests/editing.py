@@ -20,6 +20,7 @@ class Editor:
     service_id: str
     version: str = ""
     values: dict[str, Any] | None = None
+    reviewed: str = ""  # the signed values of the last review, which "Apply changes" sends back
 
     @property
     def url(self) -> str:
@@ -55,6 +56,8 @@ class Editor:
         values = {**self.values, **fields}
         rows = self.values["ports"] if ports is None else ports
         data: dict[str, Any] = {"version": self.version, "action": action, "reason": reason}
+        if action in ("apply", "edit"):
+            data["reviewed"] = self.reviewed
         for name, value in values.items():
             if name == "ports" or value is None:
                 continue
@@ -84,7 +87,12 @@ class Editor:
         headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
         # As a browser sends a form without files.
         body = urlencode({key: str(value) for key, value in data.items()})
-        return self.client.post(self.url, body, content_type="application/x-www-form-urlencoded", **headers)
+        response = self.client.post(
+            self.url, body, content_type="application/x-www-form-urlencoded", **headers
+        )
+        if response.context is not None and response.context.get("reviewed_token"):
+            self.reviewed = response.context["reviewed_token"]
+        return response
 
     def apply(self, reason: str = "Ticket OPS-1", **kwargs: Any):
         """Review then apply (as the pages would), returning the apply response."""

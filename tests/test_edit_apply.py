@@ -94,7 +94,6 @@ def test_it_writes_the_attempt_before_and_the_outcome_after(editor, simulator, s
 
 
 def test_extra_post_keys_never_reach_the_put(editor, simulator) -> None:
-    data = editor.data("apply", reason="r", description="d")
     extra = {
         "project_id": seeds.FOREIGN_PROJECT_ID,
         "service_type": "gateway",
@@ -105,7 +104,7 @@ def test_extra_post_keys_never_reach_the_put(editor, simulator) -> None:
         "vpc_id": "v",
     }
     editor.submit(raw={**editor.data("review", description="d"), **extra})
-    editor.submit(raw={**data, **extra})
+    editor.submit(raw={**editor.data("apply", reason="r", description="d"), **extra})
     [put] = simulator.journal(method="PUT")
     assert put["body"] == {"description": "d"}
     assert put["path"] == f"/v1/{seeds.PROJECT_ID}/vpc-endpoint-services/{editor.service_id}"

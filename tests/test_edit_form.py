@@ -166,9 +166,11 @@ def test_a_tampered_management_form_is_a_form_error_never_a_500(editor, simulato
             data.pop(key)
         else:
             data[key] = value
-    for action in ("review", "apply", "add_row"):
-        response = editor.submit(raw={**data, "action": action, "reason": "r"})
+    for action in ("review", "add_row"):
+        response = editor.submit(raw={**data, "action": action})
         assert response.status_code == 200
+    # Apply takes only what a review signed: a raw form is sent back to the edit page.
+    assert editor.submit(raw={**data, "action": "apply", "reason": "r"}).status_code == 302
     assert _puts(simulator) == []
 
 
@@ -242,6 +244,7 @@ def test_the_review_shows_the_diff_with_port_mappings_as_rows(editor) -> None:
 
 
 def test_apply_without_a_reason_returns_to_the_review_with_an_error(editor, simulator) -> None:
+    editor.submit("review", description="new")
     response = editor.submit("apply", description="new", reason="   ")
     assert response.templates[0].name == "endpoints/review.html"
     assert "Say why" in response.content.decode()
@@ -249,9 +252,33 @@ def test_apply_without_a_reason_returns_to_the_review_with_an_error(editor, simu
 
 
 def test_a_reason_over_200_characters_is_refused(editor, simulator) -> None:
+    editor.submit("review", description="new")
     response = editor.submit("apply", description="new", reason="x" * 201)
     assert "at most 200" in response.content.decode()
     assert _puts(simulator) == []
+
+
+def test_apply_sends_exactly_what_was_reviewed_whatever_else_is_posted(editor, simulator) -> None:
+    editor.submit("review", description="reviewed text")
+    editor.submit(
+        "apply", reason="r", description="something else", service_name="sneaky", ports=[(1, 1, "TCP")]
+    )
+    assert [put["body"] for put in simulator.journal(method="PUT")] == [{"description": "reviewed text"}]
+
+
+def test_a_forged_review_sends_nothing(editor, simulator) -> None:
+    editor.submit("review", description="reviewed text")
+    editor.reviewed = editor.reviewed[:-3] + "abc"
+    assert editor.submit("apply", reason="r").status_code == 302
+    assert _puts(simulator) == []
+
+
+def test_back_to_edit_brings_the_reviewed_values_back(editor) -> None:
+    editor.submit("review", description="typed", ports=[(443, 8443, "TCP"), (80, 8080, "TCP")])
+    response = editor.submit("edit")
+    forms = response.context["forms"]
+    assert forms.form["description"].value() == "typed"
+    assert forms.formset.total_form_count() == 2
 
 
 def test_viewers_cannot_open_or_post_the_edit_page(viewer_client, account, simulator) -> None:

@@ -38,7 +38,7 @@ def _no_angle_brackets(value: str) -> None:
 
 
 class EndpointServiceForm(forms.Form):
-    """The service's own fields. ``reason`` is required only when reviewing and applying."""
+    """The service's own fields, the signed version it was loaded from, and what it restores."""
 
     service_name = forms.CharField(
         label="Service name", required=False, max_length=16, validators=[NAME], strip=False,
@@ -52,25 +52,24 @@ class EndpointServiceForm(forms.Form):
     port_id = forms.CharField(label="Backend port ID", max_length=36, validators=[UUID_SHAPED])
     vip_port_id = forms.CharField(label="Virtual IP port ID", required=False, max_length=64)
     tcp_proxy = forms.ChoiceField(label="TCP proxy", choices=TCP_PROXY_CHOICES, required=False)
-    reason = forms.CharField(
-        label="Reason for change", required=False, max_length=200,
-        widget=forms.Textarea(attrs={"rows": 2}), help_text="Required. Up to 200 characters; kept in the audit log.",
-    )  # fmt: skip
     version = forms.CharField(widget=forms.HiddenInput)
     restored_from = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
 
-    def __init__(
-        self, *args: Any, show_vip: bool = False, require_reason: bool = False, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, show_vip: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.show_vip = show_vip
-        self.require_reason = require_reason
 
-    def clean_reason(self) -> str:
-        reason = str(self.cleaned_data.get("reason") or "").strip()
-        if self.require_reason and not reason:
-            raise forms.ValidationError("Say why you make this change.")
-        return reason
+
+class ReasonForm(forms.Form):
+    """The review step's one field: why. Required; kept in the audit log."""
+
+    reason = forms.CharField(
+        label="Reason for change",
+        max_length=200,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required. Up to 200 characters; kept in the audit log.",
+        error_messages={"required": "Say why you make this change."},
+    )
 
 
 class _SharedFields(dict[str, forms.Field]):
@@ -199,14 +198,34 @@ class EditForms:
         return cls(form, PortMappingFormSet(initial=list(values.get("ports", [])), prefix=PORTS_PREFIX))
 
     @classmethod
-    def bound(cls, data: Any, *, show_vip: bool, require_reason: bool = False) -> EditForms:
-        form = EndpointServiceForm(data, show_vip=show_vip, require_reason=require_reason)
+    def bound(cls, data: Any, *, show_vip: bool) -> EditForms:
+        form = EndpointServiceForm(data, show_vip=show_vip)
         return cls(form, PortMappingFormSet(data, prefix=PORTS_PREFIX))
+
+    @classmethod
+    def reviewed(
+        cls, values: dict[str, Any], version: str, *, show_vip: bool, restored_from: int | None
+    ) -> EditForms:
+        """Reviewed values as a bound, validated form: for showing a cloud's error on its field."""
+        data = {name: values[name] for name in FIELDS if name in values and name != "approval_enabled"}
+        data |= {"version": version, "restored_from": restored_from or ""}
+        if values.get("approval_enabled"):
+            data["approval_enabled"] = "on"
+        ports = values.get("ports", [])
+        data |= {f"{PORTS_PREFIX}-TOTAL_FORMS": len(ports), f"{PORTS_PREFIX}-INITIAL_FORMS": len(ports)}
+        for index, row in enumerate(ports):
+            data |= {
+                f"{PORTS_PREFIX}-{index}-{name}": row[name]
+                for name in ("client_port", "server_port", "protocol")
+            }
+        forms = cls.bound(data, show_vip=show_vip)
+        forms.is_valid()
+        return forms
 
     @classmethod
     def retyped(cls, data: Any, *, show_vip: bool, rows: list[dict[str, str]]) -> EditForms:
         """An unbound re-render of what was typed (rows added or removed): no error is shown."""
-        initial = {name: data.get(name, "") for name in (*FIELDS, "reason", "version", "restored_from")}
+        initial = {name: data.get(name, "") for name in (*FIELDS, "version", "restored_from")}
         initial["approval_enabled"] = data.get("approval_enabled") in ("on", "true", "True", "1")
         form = EndpointServiceForm(initial=initial, show_vip=show_vip)
         return cls(form, PortMappingFormSet(initial=rows, prefix=PORTS_PREFIX))

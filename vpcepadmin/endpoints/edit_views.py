@@ -15,11 +15,18 @@ from vpcepadmin import roles
 from vpcepadmin.audit.models import Outcome
 from vpcepadmin.audit.recorder import context_from
 from vpcepadmin.credentials.models import CloudCredential
-from vpcepadmin.endpoints.edit_forms import EditForms, rows_from_post
+from vpcepadmin.endpoints.edit_forms import EditForms, ReasonForm, rows_from_post
 from vpcepadmin.endpoints.modify import EditRequest, Loaded, load_for_edit, modify_endpoint_service
 from vpcepadmin.endpoints.restore import restore_values, restored_record
-from vpcepadmin.endpoints.review import describe_change, review_change, three_way
-from vpcepadmin.endpoints.versioning import Version, editable_values, read_version
+from vpcepadmin.endpoints.review import Review, describe_change, review_change, three_way
+from vpcepadmin.endpoints.versioning import (
+    Reviewed,
+    Version,
+    editable_values,
+    read_review,
+    read_version,
+    sign_review,
+)
 from vpcepadmin.htmx import wants_partial
 
 EDIT_PAGE = "endpoints/edit.html"
@@ -35,12 +42,13 @@ def service_edit(request: HttpRequest, pk: int, service_id: str) -> HttpResponse
     token = request.POST.get("fresh_version" if action == "rebase" else "version", "")
     version = read_version(token, credential, service_id)
     if version is None:
-        messages.warning(request, "The edit form was out of date, so it was loaded again. Nothing was sent.")
-        return redirect("endpoints:edit", pk=credential.pk, service_id=service_id)
+        return _stale(request, credential, service_id)
     if action == "apply":
         return _apply(request, credential, version)
     if action == "review":
         return _review(request, credential, version)
+    if action == "edit":
+        return _back_to_edit(request, credential, version)
     return _rows(request, credential, version, action)
 
 
@@ -70,8 +78,8 @@ def _load(request: HttpRequest, credential: CloudCredential, service_id: str) ->
 
 
 def _rows(request: HttpRequest, credential: CloudCredential, version: Version, action: str) -> HttpResponse:
-    """Add or remove a row, go back from the review, or lay the values over a newer state after a
-    conflict ("rebase"): re-render what was typed, unbound, so no error shows."""
+    """Add or remove a row, or lay the values over a newer state after a conflict ("rebase"):
+    re-render what was typed, unbound, so no error shows."""
     rows = rows_from_post(request.POST)
     if action == "add_row":
         rows.append({"client_port": "", "server_port": "", "protocol": "TCP"})
@@ -97,29 +105,65 @@ def _review(request: HttpRequest, credential: CloudCredential, version: Version)
     forms.add_clashes(review.clashes)
     if not review.can_apply:
         return _page(request, credential, EDIT_PAGE, forms=forms, version=version, problem=review.problem)
-    return _page(request, credential, "endpoints/review.html", forms=forms, version=version, review=review)
+    reviewed = Reviewed(forms.values(), forms.form.cleaned_data.get("restored_from"))
+    return _review_page(request, credential, version, reviewed, ReasonForm(), review)
+
+
+def _review_page(
+    request: HttpRequest,
+    credential: CloudCredential,
+    version: Version,
+    reviewed: Reviewed,
+    reason: ReasonForm,
+    review: Review | None = None,
+) -> HttpResponse:
+    context = {
+        "version": version,
+        "version_token": request.POST.get("version", ""),
+        "review": review or describe_change(version, reviewed.values),
+        "reviewed_token": sign_review(version, reviewed.values, reviewed.restored_from),
+        "reason_form": reason,
+        "name": reviewed.values.get("service_name") or version.service_id,
+    }
+    return _page(request, credential, "endpoints/review.html", **context)
+
+
+def _back_to_edit(request: HttpRequest, credential: CloudCredential, version: Version) -> HttpResponse:
+    reviewed = read_review(request.POST.get("reviewed", ""), version)
+    if reviewed is None:
+        return _stale(request, credential, version.service_id)
+    forms = EditForms.initial(
+        reviewed.values,
+        request.POST["version"],
+        show_vip=version.shows_vip,
+        restored_from=reviewed.restored_from,
+    )
+    return _page(request, credential, EDIT_PAGE, forms=forms, version=version)
 
 
 def _apply(request: HttpRequest, credential: CloudCredential, version: Version) -> HttpResponse:
-    forms = EditForms.bound(request.POST, show_vip=version.shows_vip, require_reason=True)
-    if not forms.is_valid():
-        if _only_reason_missing(forms):
-            review = describe_change(version, forms.values())
-            return _page(
-                request, credential, "endpoints/review.html", forms=forms, version=version, review=review
-            )
-        return _page(request, credential, EDIT_PAGE, forms=forms, version=version)
-    restored_from = restored_record(
-        forms.form.cleaned_data.get("restored_from"), credential, version.service_id
-    )
-    edit = EditRequest(forms.values(), forms.form.cleaned_data["reason"], restored_from)
+    """Apply exactly what was reviewed (signed at the review, so nothing can change in between)."""
+    reviewed = read_review(request.POST.get("reviewed", ""), version)
+    if reviewed is None:
+        return _stale(request, credential, version.service_id)
+    reason = ReasonForm(request.POST)
+    if not reason.is_valid():
+        return _review_page(request, credential, version, reviewed, reason)
+    restored_from = restored_record(reviewed.restored_from, credential, version.service_id)
+    edit = EditRequest(reviewed.values, reason.cleaned_data["reason"].strip(), restored_from)
     result = modify_endpoint_service(credential, version.service_id, version, edit, context_from(request))
     if result.succeeded or result.outcome == "no_change":
         (messages.success if result.succeeded else messages.info)(request, result.message)
         return redirect("endpoints:detail", pk=credential.pk, service_id=version.service_id)
+    forms = EditForms.reviewed(
+        reviewed.values,
+        request.POST["version"],
+        show_vip=version.shows_vip,
+        restored_from=reviewed.restored_from,
+    )
     if result.outcome == Outcome.CONFLICT:
         assert result.service is not None
-        rows = three_way(version.original, editable_values(result.service), forms.values())
+        rows = three_way(version.original, editable_values(result.service), reviewed.values)
         context = {"forms": forms, "version": version, "result": result, "conflict_rows": rows}
         return _page(request, credential, "endpoints/conflict.html", **context)
     if result.error is not None:
@@ -128,5 +172,6 @@ def _apply(request: HttpRequest, credential: CloudCredential, version: Version) 
     return _page(request, credential, EDIT_PAGE, forms=forms, version=version, result=result)
 
 
-def _only_reason_missing(forms: EditForms) -> bool:
-    return forms.formset.is_valid() and set(forms.form.errors) == {"reason"}
+def _stale(request: HttpRequest, credential: CloudCredential, service_id: str) -> HttpResponse:
+    messages.warning(request, "The edit form was out of date, so it was loaded again. Nothing was sent.")
+    return redirect("endpoints:edit", pk=credential.pk, service_id=service_id)

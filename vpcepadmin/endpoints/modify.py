@@ -13,13 +13,12 @@ Guarantees of ``modify_endpoint_service``:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 
 from vpcepadmin.audit import recorder
-from vpcepadmin.audit.diff import FieldChange, service_diff
 from vpcepadmin.audit.models import Action, AuditRecord, Outcome, TargetType
 from vpcepadmin.cloud.endpoint_services import endpoint_service_get, endpoint_service_update
 from vpcepadmin.cloud.errors import (
@@ -78,7 +77,6 @@ class ApplyResult:
     message: str
     service: EndpointService | None = None
     error: CloudError | None = None
-    changes: list[FieldChange] = field(default_factory=list)
     record: AuditRecord | None = None
     fresh_version: str = ""
 
@@ -147,8 +145,7 @@ def _apply_locked(
             http_status=result.status, cloud_request_id=result.cloud_request_id, started=started,
         )  # fmt: skip
         note_success(credential)
-    diff = service_diff(editable_values(current), body)
-    return ApplyResult(Outcome.APPLIED, "Change applied.", result.value, changes=diff, record=record)
+    return ApplyResult(Outcome.APPLIED, "Change applied.", result.value, record=record)
 
 
 def _read_outcome(error: CloudError) -> str:

@@ -82,6 +82,38 @@ def read_version(token: str, credential: CloudCredential, service_id: str) -> Ve
     )
 
 
+REVIEW_SALT = "vpcepadmin.endpoints.reviewed"
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """The values an operator reviewed (validated by the forms then), and what they restore."""
+
+    values: dict[str, Any]
+    restored_from: int | None = None
+
+
+def sign_review(version: Version, values: dict[str, Any], restored_from: int | None) -> str:
+    """What "Apply changes" sends back: the reviewed values, signed, so that exactly what was reviewed
+    is applied — nothing can be changed between the review and the apply."""
+    payload = {"s": version.service_id, "c": version.credential_id, "f": version.fingerprint}
+    payload |= {"v": values, "r": restored_from}
+    return signing.dumps(payload, salt=REVIEW_SALT, compress=True)
+
+
+def read_review(token: str, version: Version) -> Reviewed | None:
+    """The reviewed values, or None when forged, expired or made for another version of the form."""
+    try:
+        payload = signing.loads(token, salt=REVIEW_SALT, max_age=settings.EDIT_VERSION_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    expected = {"s": version.service_id, "c": version.credential_id, "f": version.fingerprint}
+    if not isinstance(payload, dict) or any(payload.get(key) != value for key, value in expected.items()):
+        return None
+    restored = payload.get("r")
+    return Reviewed(dict(payload["v"]), restored if isinstance(restored, int) else None)
+
+
 def changes_between(original: dict[str, Any], requested: dict[str, Any]) -> ServiceChanges:
     """The PUT for going from ``original`` to ``requested``: changed scalars, and the whole port
     list when the set of mappings changed (the API replaces the list; vpcep-api.md §5)."""
