@@ -38,14 +38,14 @@ class Command(BaseCommand):
         )
         simulator.start()
         accounts = ensure_demo_accounts(seed, simulator.url)
-        self._greet(options, password, simulator.url, [a.name for a in accounts])
+        self._greet(options, password, simulator.describe(), [a.name for a in accounts])
         call_command("runserver", f"{options['host']}:{options['port']}", use_reloader=False)
 
     def _greet(
-        self, options: dict[str, Any], password: str | None, simulator_url: str, accounts: list[str]
+        self, options: dict[str, Any], password: str | None, simulator: str, accounts: list[str]
     ) -> None:
         out = self.stdout
-        out.write(self.style.SUCCESS(f"Simulator (demo cloud) on {simulator_url}"))
+        out.write(simulator)  # a fake cloud: its user and keys are printed on purpose
         out.write(f"Demo accounts: {', '.join(accounts)}")
         if password:
             out.write(
