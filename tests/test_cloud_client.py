@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -207,3 +208,15 @@ def test_it_logs_no_secret_signature_or_token(simulator, caplog) -> None:
     assert "cloud GET" in text
     for secret in (seeds.SECRET_KEY, seeds.PASSWORD, token, "Signature=", "X-Auth-Token"):
         assert secret not in text
+
+
+@pytest.mark.parametrize(
+    ("age", "token_calls"), [(timedelta(hours=23, minutes=54), 1), (timedelta(hours=23, minutes=56), 2)]
+)
+def test_a_token_is_cached_only_until_five_minutes_before_it_expires(simulator, age, token_calls) -> None:
+    """The simulator's tokens live 24 h; seen from a clock that late, the margin decides."""
+    client = token_client(simulator.url)
+    client.auth.clock = lambda: datetime.now(UTC) + age  # type: ignore[attr-defined]
+    endpoint_service_list(client)
+    endpoint_service_list(client)
+    assert len(simulator.journal(method="POST", path_contains="/v3/auth/tokens")) == token_calls
