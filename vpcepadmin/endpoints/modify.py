@@ -33,7 +33,7 @@ from vpcepadmin.credentials.crypto import SecretUnreadable
 from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.credentials.services import client_for, note_failure, note_success
 from vpcepadmin.endpoints.locks import ServiceBusy, service_lock
-from vpcepadmin.endpoints.services import ReadProblem
+from vpcepadmin.endpoints.services import ReadProblem, read_service
 from vpcepadmin.endpoints.versioning import (
     Version,
     changes_between,
@@ -60,12 +60,9 @@ class Loaded:
 
 def load_for_edit(credential: CloudCredential, service_id: str) -> Loaded | ReadProblem:
     """One GET: the service and the signed version token the form carries."""
-    try:
-        service = endpoint_service_get(client_for(credential), service_id)
-    except (CloudError, SecretUnreadable) as exc:
-        note_failure(credential, exc)
-        return ReadProblem.from_error(exc)
-    note_success(credential)
+    service = read_service(credential, service_id)
+    if isinstance(service, ReadProblem):
+        return service
     return Loaded(service, sign_version(credential, service))
 
 
