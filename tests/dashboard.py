@@ -64,6 +64,19 @@ def make_user(role: str, username: str | None = None, password: str | None = Non
     return user
 
 
+ANONYMOUS, NO_ROLE = "anonymous", "norole"
+
+
+@pytest.fixture
+def people(db: None) -> dict[str, User | None]:
+    """Everybody a permission test asks: nobody signed in, a user without a role, and each role."""
+    return {
+        ANONYMOUS: None,
+        NO_ROLE: User.objects.create_user(NO_ROLE),
+        **{role: make_user(role) for role in PERSONAS},
+    }
+
+
 @pytest.fixture
 def viewer(db: None) -> User:
     return make_user(roles.VIEWER)

@@ -8,24 +8,14 @@ import pytest
 from django.contrib.auth.models import User
 
 from tests.auditkit import record
-from tests.dashboard import client_for, make_user
+from tests.dashboard import ANONYMOUS, NO_ROLE, client_for
+from vpcepadmin import roles
 from vpcepadmin.audit.models import AuditRecord, ImmutableRecord
 
-ANON, NOROLE, VIEWER, OPERATOR, ADMIN = "anonymous", "norole", "viewer", "operator", "admin"
+ANON, NOROLE, VIEWER, OPERATOR, ADMIN = ANONYMOUS, NO_ROLE, roles.VIEWER, roles.OPERATOR, roles.ADMIN
 READ = {ANON: 302, NOROLE: 403, VIEWER: 200, OPERATOR: 200, ADMIN: 200}
 PAGES = ["/audit/", "/audit/?outcome=applied&q=x", "/audit/{pk}/", "/audit/export.csv", "/audit/export.json"]
 WRITES = ["POST", "PUT", "PATCH", "DELETE"]
-
-
-@pytest.fixture
-def people(db) -> dict[str, User | None]:
-    return {
-        ANON: None,
-        NOROLE: User.objects.create_user("norole"),
-        VIEWER: make_user("viewer"),
-        OPERATOR: make_user("operator"),
-        ADMIN: make_user("admin"),
-    }
 
 
 @pytest.mark.parametrize("template", PAGES)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 
-from tests.dashboard import client_for, make_user
+from tests.dashboard import ANONYMOUS, NO_ROLE, client_for
+from vpcepadmin import roles
 from vpcepadmin.audit.recorder import Context
 from vpcepadmin.credentials.services import snapshot, update_credential
 
-ANON, NOROLE, VIEWER, OPERATOR, ADMIN = "anonymous", "norole", "viewer", "operator", "admin"
+ANON, NOROLE, VIEWER, OPERATOR, ADMIN = ANONYMOUS, NO_ROLE, roles.VIEWER, roles.OPERATOR, roles.ADMIN
 READ = {ANON: 302, NOROLE: 403, VIEWER: 200, OPERATOR: 200, ADMIN: 200}
 MODIFY = {ANON: 302, NOROLE: 403, VIEWER: 403, OPERATOR: 200, ADMIN: 200}
 MANAGE = {ANON: 302, NOROLE: 403, VIEWER: 403, OPERATOR: 403, ADMIN: 200}
@@ -37,17 +38,6 @@ MATRIX = [
 ]
 # Where an htmx request gets another answer than a plain one.
 HTMX_EXPECTED = {"/credentials/{pk}/test/": {ADMIN: 200}}
-
-
-@pytest.fixture
-def people(db) -> dict[str, User | None]:
-    return {
-        ANON: None,
-        NOROLE: User.objects.create_user("norole"),
-        VIEWER: make_user("viewer"),
-        OPERATOR: make_user("operator"),
-        ADMIN: make_user("admin"),
-    }
 
 
 @pytest.fixture

@@ -10,10 +10,6 @@ from django.utils.cache import patch_vary_headers
 from django_htmx.middleware import HtmxDetails
 
 
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
 def wants_partial(request: HttpRequest) -> bool:
     """True for an htmx request that swaps a fragment (not a boosted link, not a history restore)."""
     htmx: HtmxDetails | None = getattr(request, "htmx", None)

@@ -130,12 +130,6 @@ def verify_chain(
     return report
 
 
-def verify_all(workers: int = 1) -> ChainReport:
-    """The whole chain from its current start (genesis, or the newest pruning)."""
-    start = chain_start()
-    return verify_chain(start.seq, start.hash, workers=workers)
-
-
 def default_workers(setting: int) -> int:
     """``setting`` processes, or for 0 one per CPU (at most ``MAX_WORKERS``)."""
     return setting if setting > 0 else max(1, min(MAX_WORKERS, os.cpu_count() or 1))

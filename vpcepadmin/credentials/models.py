@@ -113,10 +113,6 @@ class CloudCredential(models.Model):
         return Colour.RED if self.environment == Environment.PRODUCTION else self.colour
 
     @property
-    def is_production(self) -> bool:
-        return self.environment == Environment.PRODUCTION
-
-    @property
     def masked_access_key(self) -> str:
         key = self.access_key
         return f"{key[:4]}…{key[-4:]}" if len(key) > 8 else "…"
