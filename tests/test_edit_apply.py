@@ -227,18 +227,46 @@ def test_a_change_made_elsewhere_between_load_and_apply_is_a_conflict(editor, si
     assert [r.outcome for r in _records()] == [Outcome.CONFLICT]
 
 
-def test_after_a_conflict_the_operator_re_applies_consciously(editor, simulator, raw_api) -> None:
+def test_after_a_conflict_the_operator_re_applies_only_their_own_changes(editor, simulator, raw_api) -> None:
     editor.submit("review", description="mine")
     raw_api.put(seeds.service_path(editor.service_id), {"service_name": "theirs"})
     conflict = editor.submit("apply", reason="r", description="mine")
     fresh = conflict.context["result"].fresh_version
-    rebased = editor.submit(raw={**editor.data("rebase", description="mine"), "fresh_version": fresh})
-    editor.version = rebased.context["forms"].form.initial["version"]
-    review = editor.submit("review", description="mine", service_name="theirs")
+    rebased = editor.submit(
+        raw={
+            "action": "rebase",
+            "version": editor.version,
+            "reviewed": editor.reviewed,
+            "fresh_version": fresh,
+        }
+    )
+    form = rebased.context["forms"].form
+    # The colleague's rename is kept (the operator did not touch the name); the operator's change is laid on top.
+    assert (form["service_name"].value(), form["description"].value()) == ("theirs", "mine")
+    editor.load()  # what the page now carries: the fresh version
+    editor.version, editor.values = form.initial["version"], {**editor.values, "description": "mine"}
+    review = editor.submit("review")
     assert review.templates[0].name == "endpoints/review.html"
-    editor.submit("apply", reason="after conflict", description="mine", service_name="theirs")
+    editor.submit("apply", reason="after conflict")
     [put] = simulator.journal(method="PUT", path_contains=editor.service_id)[-1:]
     assert put["body"] == {"description": "mine"}
+
+
+def test_a_rebase_with_a_forged_token_sends_nothing(editor, simulator, raw_api) -> None:
+    editor.submit("review", description="mine")
+    raw_api.put(seeds.service_path(editor.service_id), {"service_name": "theirs"})
+    editor.submit("apply", reason="r", description="mine")
+    simulator.control.clear_journal()
+    response = editor.submit(
+        raw={
+            "action": "rebase",
+            "version": editor.version,
+            "reviewed": editor.reviewed,
+            "fresh_version": "forged",
+        }
+    )
+    assert response.status_code == 302
+    assert simulator.journal() == []
 
 
 def test_the_service_id_and_project_come_from_the_account_not_the_form(editor, simulator, account) -> None:

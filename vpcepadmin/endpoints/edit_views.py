@@ -23,6 +23,7 @@ from vpcepadmin.endpoints.versioning import (
     Reviewed,
     Version,
     editable_values,
+    merge_onto,
     read_review,
     read_version,
     sign_review,
@@ -39,10 +40,11 @@ def service_edit(request: HttpRequest, pk: int, service_id: str) -> HttpResponse
     if request.method == "GET":
         return _load(request, credential, service_id)
     action = request.POST.get("action", "review")
-    token = request.POST.get("fresh_version" if action == "rebase" else "version", "")
-    version = read_version(token, credential, service_id)
+    version = read_version(request.POST.get("version", ""), credential, service_id)
     if version is None:
         return _stale(request, credential, service_id)
+    if action == "rebase":
+        return _rebase(request, credential, version)
     if action == "apply":
         return _apply(request, credential, version)
     if action == "review":
@@ -78,19 +80,13 @@ def _load(request: HttpRequest, credential: CloudCredential, service_id: str) ->
 
 
 def _rows(request: HttpRequest, credential: CloudCredential, version: Version, action: str) -> HttpResponse:
-    """Add or remove a row, or lay the values over a newer state after a conflict ("rebase"):
-    re-render what was typed, unbound, so no error shows."""
+    """Add or remove a row: re-render what was typed, unbound, so no error shows."""
     rows = rows_from_post(request.POST)
     if action == "add_row":
         rows.append({"client_port": "", "server_port": "", "protocol": "TCP"})
     elif action.startswith("remove:") and action[7:].isdigit() and int(action[7:]) < len(rows):
         del rows[int(action[7:])]
     forms = EditForms.retyped(request.POST, show_vip=version.shows_vip, rows=rows)
-    if action == "rebase":
-        forms.form.initial["version"] = request.POST["fresh_version"]
-        messages.info(
-            request, "Your values are now laid over the current state of the service. Review again."
-        )
     template = "endpoints/_port_rows.html" if wants_partial(request) else EDIT_PAGE
     return _page(request, credential, template, forms=forms, version=version, focus_last=action == "add_row")
 
@@ -155,21 +151,36 @@ def _apply(request: HttpRequest, credential: CloudCredential, version: Version) 
     if result.succeeded or result.outcome == "no_change":
         (messages.success if result.succeeded else messages.info)(request, result.message)
         return redirect("endpoints:detail", pk=credential.pk, service_id=version.service_id)
+    if result.outcome == Outcome.CONFLICT:
+        assert result.service is not None
+        rows = three_way(version.original, editable_values(result.service), reviewed.values)
+        context = {"version": version, "result": result, "conflict_rows": rows}
+        context |= {"version_token": request.POST["version"], "reviewed_token": request.POST["reviewed"]}
+        return _page(request, credential, "endpoints/conflict.html", **context)
     forms = EditForms.reviewed(
         reviewed.values,
         request.POST["version"],
         show_vip=version.shows_vip,
         restored_from=reviewed.restored_from,
     )
-    if result.outcome == Outcome.CONFLICT:
-        assert result.service is not None
-        rows = three_way(version.original, editable_values(result.service), reviewed.values)
-        context = {"forms": forms, "version": version, "result": result, "conflict_rows": rows}
-        return _page(request, credential, "endpoints/conflict.html", **context)
     if result.error is not None:
         forms.add_cloud_error(result.error)
     messages.error(request, result.message)
     return _page(request, credential, EDIT_PAGE, forms=forms, version=version, result=result)
+
+
+def _rebase(request: HttpRequest, credential: CloudCredential, version: Version) -> HttpResponse:
+    """After a conflict: the operator's changes laid over the current state, to review again."""
+    fresh = read_version(request.POST.get("fresh_version", ""), credential, version.service_id)
+    reviewed = read_review(request.POST.get("reviewed", ""), version)
+    if fresh is None or reviewed is None:
+        return _stale(request, credential, version.service_id)
+    merged = merge_onto(version.original, fresh.original, reviewed.values)
+    forms = EditForms.initial(
+        merged, request.POST["fresh_version"], show_vip=fresh.shows_vip, restored_from=reviewed.restored_from
+    )
+    messages.info(request, "Your changes are laid over the current state of the service. Review them again.")
+    return _page(request, credential, EDIT_PAGE, forms=forms, version=fresh)
 
 
 def _stale(request: HttpRequest, credential: CloudCredential, service_id: str) -> HttpResponse:

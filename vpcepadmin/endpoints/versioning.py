@@ -127,3 +127,18 @@ def changes_between(original: dict[str, Any], requested: dict[str, Any]) -> Serv
     if "ports" in requested and mappings(requested["ports"]) != mappings(original.get("ports")):
         ports = tuple(PortMapping.from_api(item) for item in requested["ports"])
     return ServiceChanges(ports=ports, **changed)
+
+
+def merge_onto(base: dict[str, Any], theirs: dict[str, Any], yours: dict[str, Any]) -> dict[str, Any]:
+    """After a conflict: the current state (``theirs``) with only the fields the operator changed
+    from what they loaded (``base``) taken from ``yours`` — a field somebody else changed and the
+    operator did not touch keeps its new value."""
+    merged = dict(theirs)
+    for name, value in yours.items():
+        if name == "ports":
+            changed = mappings(value) != mappings(base.get("ports"))
+        else:
+            changed = (value or "") != (base.get(name) or "")
+        if changed:
+            merged[name] = value
+    return merged
