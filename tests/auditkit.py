@@ -18,9 +18,10 @@ from django.db import connection, transaction
 
 from vpcepadmin.audit import recorder
 from vpcepadmin.audit.models import AuditRecord
+from vpcepadmin.cloud.editable import editable_values
 from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.endpoints.modify import EditRequest, Loaded, load_for_edit, modify_endpoint_service
-from vpcepadmin.endpoints.versioning import editable_values, read_version
+from vpcepadmin.endpoints.versioning import read_version
 
 SERVICE_ID = "3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
 ANCHOR_KEY = "test-only-anchor-key-0123456789-abcdefghijklmnop"

@@ -9,6 +9,7 @@ import pytest
 
 from tests import seeds
 from tests.cloudkit import aksk_client, token_client
+from vpcepadmin.cloud.editable import ServiceChanges
 from vpcepadmin.cloud.endpoint_services import (
     NewEndpointService,
     connection_list,
@@ -21,7 +22,7 @@ from vpcepadmin.cloud.endpoint_services import (
     quota_list,
 )
 from vpcepadmin.cloud.errors import CloudAuthError, CloudNotFound, CloudRejected
-from vpcepadmin.cloud.types import PortMapping, ServiceChanges
+from vpcepadmin.cloud.types import PortMapping
 
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 

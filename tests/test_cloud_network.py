@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 
 from tests.cloudkit import FAST, aksk_client
+from vpcepadmin.cloud.editable import ServiceChanges
 from vpcepadmin.cloud.endpoint_services import (
     endpoint_service_get,
     endpoint_service_list,
@@ -20,7 +21,6 @@ from vpcepadmin.cloud.errors import (
     CloudThrottled,
     CloudUnavailable,
 )
-from vpcepadmin.cloud.types import ServiceChanges
 
 LIST = {"method": "GET", "path": "vpc-endpoint-services$"}
 PUT = {"method": "PUT", "path": "vpc-endpoint-services/"}

@@ -134,8 +134,11 @@ ERRORS = [
     (409, "EndPoint.3045", None, Outcome.REJECTED),
     (400, "EndPoint.3045", None, Outcome.REJECTED),
     (429, "APIGW.0308", None, Outcome.REJECTED),
-    (503, "EndPoint.0001", None, Outcome.FAILED),
-    (500, "EndPoint.0001", None, Outcome.FAILED),
+    (401, "APIGW.0303", None, Outcome.REJECTED),  # a 4xx proves the cloud refused (audit/outcomes.py)
+    (403, "EndPoint.0004", None, Outcome.REJECTED),
+    # Any other answer proves nothing: unknown, reconciled at once — here the re-read shows no change.
+    (503, "EndPoint.0001", None, Outcome.RECONCILED_NOT_APPLIED),
+    (500, "EndPoint.0001", None, Outcome.RECONCILED_NOT_APPLIED),
 ]
 
 
@@ -164,6 +167,30 @@ def test_a_refused_put_is_one_attempt_one_outcome_and_the_form_comes_back(
         code,
         status,
     )
+    assert len(simulator.journal(method="PUT")) == 1
+
+
+@pytest.mark.parametrize(("status", "code"), [(500, "EndPoint.0001"), (503, "APIGW.0201")])
+def test_a_5xx_after_the_change_was_applied_is_reconciled_as_applied(editor, simulator, status, code) -> None:
+    editor.submit("review", description="applied behind a 500")
+    simulator.add_fault(match=PUT, action="status", status=status, error_code=code, apply=True, count=1)
+    response = editor.submit("apply", reason="r", description="applied behind a 500")
+    attempt, result = _records()
+    assert (attempt.outcome, result.outcome, result.http_status) == (
+        Outcome.ATTEMPTED,
+        Outcome.RECONCILED_APPLIED,
+        status,
+    )
+    assert response.status_code == 302
+    assert len(simulator.journal(method="PUT")) == 1
+
+
+def test_a_redirect_answer_to_a_put_is_reconciled_not_taken_as_failure(editor, simulator) -> None:
+    editor.submit("review", description="redirected")
+    simulator.add_fault(match=PUT, action="redirect", count=1)
+    editor.submit("apply", reason="r", description="redirected")
+    _attempt, result = _records()
+    assert result.outcome == Outcome.RECONCILED_NOT_APPLIED
     assert len(simulator.journal(method="PUT")) == 1
 
 

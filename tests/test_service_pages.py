@@ -143,7 +143,7 @@ def test_the_edit_button_is_disabled_with_the_reason_unless_available(
     content = operator_client.get(f"/credentials/{account.pk}/services/{seed['endpoint_services'][0]['id']}/")
     text = content.content.decode()
     assert "disabled" in text
-    assert "Editing needs status “available”; it is “creating”" in text
+    assert "This service is creating; it can be edited when it is available." in text
 
 
 def test_an_unknown_service_says_it_does_not_exist(viewer_client, account) -> None:

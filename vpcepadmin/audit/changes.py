@@ -12,10 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from vpcepadmin.audit.diff import FieldChange, service_diff, summary
-from vpcepadmin.audit.models import Action, AuditRecord
+from vpcepadmin.audit.models import Action, AuditRecord, Outcome
+from vpcepadmin.cloud.editable import editable_values
 from vpcepadmin.cloud.types import EndpointService
-from vpcepadmin.endpoints.versioning import editable_values
 
+RESTORABLE = (Outcome.APPLIED, Outcome.RECONCILED_APPLIED)
 ACCOUNT_ACTIONS = (Action.CREATE_CREDENTIAL, Action.UPDATE_CREDENTIAL, Action.DELETE_CREDENTIAL)
 ACCOUNT_LABELS = {
     "name": "Display name",
@@ -43,6 +44,17 @@ def state_before(record: AuditRecord) -> Any:
     except AuditRecord.DoesNotExist:  # removed by retention
         return None
     return attempt.before if attempt is not None else None
+
+
+def restorable(record: AuditRecord) -> bool:
+    """A record of an applied change to an endpoint service whose attempt kept the before-state:
+    its values before the change can be restored (the edit flow and the record's page both ask)."""
+    return (
+        record.action == Action.MODIFY_ENDPOINT_SERVICE
+        and record.outcome in RESTORABLE
+        and record.attempt is not None
+        and isinstance(record.attempt.before, dict)
+    )
 
 
 def record_changes(record: AuditRecord) -> list[FieldChange]:

@@ -3,7 +3,7 @@
 The diff is the requested change against the state before (``changes.record_changes``); the
 panels show the stored JSON exactly (keys sorted, indented); "restore these values" is offered on
 an applied change to a service of an account that still exists, through the rule the edit flow
-itself applies (``endpoints.restore.restorable``).
+itself applies (``changes.restorable``).
 """
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from vpcepadmin.audit.changes import record_changes, state_before
+from vpcepadmin.audit.changes import record_changes, restorable, state_before
 from vpcepadmin.audit.diff import FieldChange
 from vpcepadmin.audit.integrity import RecordChainStatus, record_status
 from vpcepadmin.audit.models import AuditRecord
 from vpcepadmin.audit.queries import Neighbours, neighbours
 from vpcepadmin.audit.rows import Row, row_for
-from vpcepadmin.endpoints.restore import restorable
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Field-level differences between two snapshots of an endpoint service; port mappings as a set diff.
 
 Used by the review step before a change, by the audit detail page and by the one-line summaries.
+Which fields exist, their labels and how they compare come from ``cloud.editable`` alone.
 """
 
 from __future__ import annotations
@@ -8,41 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# The fields an operator can change, in display order, with their labels.
-EDITABLE_FIELDS = {
-    "service_name": "Service name",
-    "description": "Description",
-    "approval_enabled": "Connection approval required",
-    "port_id": "Backend port ID",
-    "vip_port_id": "Virtual IP port ID",
-    "tcp_proxy": "TCP proxy",
-    "ports": "Port mappings",
-}
-
-Mapping = tuple[int, int, str]
-
-
-def _mapping(item: Any) -> Mapping | None:
-    if not isinstance(item, dict):
-        return None
-    try:
-        return (int(item["client_port"]), int(item["server_port"]), str(item.get("protocol") or "TCP"))
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def mappings(value: Any) -> list[Mapping]:
-    """Port mappings of a snapshot as sorted tuples (client, server, protocol)."""
-    if not isinstance(value, list):
-        return []
-    return sorted({m for m in (_mapping(item) for item in value) if m is not None})
+from vpcepadmin.cloud.editable import EDITABLE_FIELDS, Kind, port_set
+from vpcepadmin.cloud.types import PortMapping
 
 
 @dataclass(frozen=True)
 class PortsDiff:
-    added: list[Mapping] = field(default_factory=list)
-    removed: list[Mapping] = field(default_factory=list)
-    unchanged: list[Mapping] = field(default_factory=list)
+    added: list[PortMapping] = field(default_factory=list)
+    removed: list[PortMapping] = field(default_factory=list)
+    unchanged: list[PortMapping] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -59,7 +34,7 @@ class FieldChange:
 
 
 def ports_diff(before: Any, after: Any) -> PortsDiff:
-    old, new = set(mappings(before)), set(mappings(after))
+    old, new = set(port_set(before)), set(port_set(after))
     return PortsDiff(sorted(new - old), sorted(old - new), sorted(old & new))
 
 
@@ -67,20 +42,13 @@ def service_diff(before: dict[str, Any] | None, after: dict[str, Any] | None) ->
     """The changed editable fields. A field missing from ``after`` is unchanged (a partial PUT)."""
     before, after = before or {}, after or {}
     changes = []
-    for name, label in EDITABLE_FIELDS.items():
-        if name not in after:
+    for editable in EDITABLE_FIELDS:
+        name = editable.name
+        if name not in after or editable.same(before.get(name), after[name]):
             continue
-        if name == "ports":
-            diff = ports_diff(before.get("ports"), after.get("ports"))
-            if diff.changed:
-                changes.append(FieldChange(name, label, before.get("ports"), after.get("ports"), diff))
-        elif _normal(before.get(name)) != _normal(after.get(name)):
-            changes.append(FieldChange(name, label, before.get(name), after.get(name)))
+        ports = ports_diff(before.get(name), after[name]) if editable.kind is Kind.PORTS else None
+        changes.append(FieldChange(name, editable.label, before.get(name), after[name], ports))
     return changes
-
-
-def _normal(value: Any) -> Any:
-    return "" if value is None else value
 
 
 def summary(changes: list[FieldChange]) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from vpcepadmin.cloud.client import VpcepClient, path_segment
+from vpcepadmin.cloud.editable import ServiceChanges
 from vpcepadmin.cloud.errors import CloudOutcomeUnknown, CloudUnavailable
 from vpcepadmin.cloud.transport import CloudResponse
 from vpcepadmin.cloud.types import (
@@ -15,7 +16,6 @@ from vpcepadmin.cloud.types import (
     EndpointService,
     PortMapping,
     Quota,
-    ServiceChanges,
     ServicePage,
 )
 

@@ -57,6 +57,14 @@ def _require_int(data: Mapping[str, Any], key: str) -> int:
     return value
 
 
+def _port_number(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
+        return int(value)
+    return None
+
+
 @dataclass(frozen=True, order=True)
 class PortMapping:
     """One port mapping: the endpoint's ``client_port`` forwards to the backend's ``server_port``."""
@@ -69,6 +77,16 @@ class PortMapping:
     def from_api(cls, data: Mapping[str, Any]) -> PortMapping:
         protocol = data.get("protocol") or DEFAULT_PROTOCOL
         return cls(_require_int(data, "client_port"), _require_int(data, "server_port"), str(protocol))
+
+    @classmethod
+    def parse(cls, item: object) -> PortMapping | None:
+        """A mapping from a stored snapshot (API JSON or a form's strings), or None when it is not one."""
+        if not isinstance(item, Mapping):
+            return None
+        ports = [_port_number(item.get(key)) for key in ("client_port", "server_port")]
+        if ports[0] is None or ports[1] is None:
+            return None
+        return cls(ports[0], ports[1], str(item.get("protocol") or DEFAULT_PROTOCOL))
 
     def to_api(self) -> dict[str, Any]:
         return {"client_port": self.client_port, "server_port": self.server_port, "protocol": self.protocol}
@@ -265,32 +283,3 @@ class Quota:
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Quota:
         return cls(_str(data, "type"), _require_int(data, "used"), _require_int(data, "quota"))
-
-
-@dataclass(frozen=True)
-class ServiceChanges:
-    """The fields of a PUT (vpcep-api.md §5). ``None`` means "leave unchanged".
-
-    ``ports``, when given, is the complete new list: the API replaces the whole list.
-    """
-
-    service_name: str | None = None
-    description: str | None = None
-    approval_enabled: bool | None = None
-    port_id: str | None = None
-    vip_port_id: str | None = None
-    tcp_proxy: str | None = None
-    ports: tuple[PortMapping, ...] | None = None
-
-    def to_api(self) -> dict[str, Any]:
-        body: dict[str, Any] = {}
-        for key in ("service_name", "description", "approval_enabled", "port_id", "vip_port_id", "tcp_proxy"):
-            value = getattr(self, key)
-            if value is not None:
-                body[key] = value
-        if self.ports is not None:
-            body["ports"] = [mapping.to_api() for mapping in self.ports]
-        return body
-
-    def is_empty(self) -> bool:
-        return not self.to_api()

@@ -2,18 +2,26 @@
 
 The rules mirror vpcep-api.md §5 and §13; errors land on the offending field or row. The
 cross-service rule (another service on the same backend port) needs the cloud's state and lives
-in ``modify.check_port_clashes``.
+in ``review.check_port_clashes``. Which fields exist and their labels come from ``cloud.editable``.
+
+Only what the operator changed is judged: a value the cloud already holds — a protocol or a
+``tcp_proxy`` outside the documented choices, a description another tool wrote — is offered as it
+is (``EditShape``) and kept when left untouched, never a reason to refuse an edit.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
 from django.core.validators import RegexValidator
 
+from vpcepadmin.cloud.editable import FIELDS as EDITABLE
+from vpcepadmin.cloud.editable import LABELS, SCALAR_NAMES, port_list
 from vpcepadmin.cloud.errors import CloudError
-from vpcepadmin.cloud.types import PortMapping
+from vpcepadmin.cloud.types import DEFAULT_PROTOCOL, PortMapping
+from vpcepadmin.request_values import StrictIntegerField
 
 MAX_MAPPINGS = 200
 NAME = RegexValidator(
@@ -29,7 +37,33 @@ TCP_PROXY_CHOICES = [
     ("proxy_open", "Proxy Protocol (proxy_open)"),
     ("open", "TOA and Proxy Protocol (open)"),
 ]
-PROTOCOL_CHOICES = [("TCP", "TCP")]
+PROTOCOLS = (DEFAULT_PROTOCOL,)  # vpcep-api.md §5: TCP; some clouds accept more (kept, see EditShape)
+
+
+@dataclass(frozen=True)
+class EditShape:
+    """What the form offers for one service: the documented choices plus whatever the service
+    already holds, the VIP field for VIP backends, and the loaded values kept when untouched."""
+
+    show_vip: bool = False
+    protocols: tuple[str, ...] = PROTOCOLS
+    tcp_proxy_choices: tuple[tuple[str, str], ...] = tuple(TCP_PROXY_CHOICES)
+    kept: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, original: dict[str, Any], *, show_vip: bool, shown: dict[str, Any] | None = None
+    ) -> EditShape:
+        """The shape for a service loaded with ``original`` values (``shown``: other values the
+        form starts with, e.g. restored ones, whose protocols must be offered too)."""
+        used = [m.protocol for values in (original, shown or {}) for m in port_list(values.get("ports"))]
+        protocols = tuple(dict.fromkeys([*PROTOCOLS, *used]))
+        current = original.get("tcp_proxy") or ""
+        proxies = tuple(TCP_PROXY_CHOICES)
+        if current and current not in dict(proxies):
+            proxies += ((current, f"{current} (as set in the cloud)"),)
+        kept = {name: original[name] for name in SCALAR_NAMES if name in original}
+        return cls(show_vip, protocols, proxies, kept)
 
 
 def _no_angle_brackets(value: str) -> None:
@@ -41,23 +75,35 @@ class EndpointServiceForm(forms.Form):
     """The service's own fields, the signed version it was loaded from, and what it restores."""
 
     service_name = forms.CharField(
-        label="Service name", required=False, max_length=16, validators=[NAME], strip=False,
+        label=LABELS["service_name"], required=False, max_length=16, validators=[NAME], strip=False,
         help_text="Up to 16 letters, digits, _ or -. The cloud stores it as region.name.id.",
     )  # fmt: skip
     description = forms.CharField(
-        label="Description", required=False, max_length=128, strip=False, validators=[_no_angle_brackets],
+        label=LABELS["description"], required=False, max_length=128, strip=False, validators=[_no_angle_brackets],
         widget=forms.Textarea(attrs={"rows": 2}), help_text="Up to 128 characters, without < or >.",
     )  # fmt: skip
-    approval_enabled = forms.BooleanField(label="Connection approval required", required=False)
-    port_id = forms.CharField(label="Backend port ID", max_length=36, validators=[UUID_SHAPED])
-    vip_port_id = forms.CharField(label="Virtual IP port ID", required=False, max_length=64)
-    tcp_proxy = forms.ChoiceField(label="TCP proxy", choices=TCP_PROXY_CHOICES, required=False)
+    approval_enabled = forms.BooleanField(label=LABELS["approval_enabled"], required=False)
+    port_id = forms.CharField(label=LABELS["port_id"], max_length=36, validators=[UUID_SHAPED])
+    vip_port_id = forms.CharField(label=LABELS["vip_port_id"], required=False, max_length=64)
+    tcp_proxy = forms.ChoiceField(label=LABELS["tcp_proxy"], choices=TCP_PROXY_CHOICES, required=False)
     version = forms.CharField(widget=forms.HiddenInput)
-    restored_from = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
+    restored_from = StrictIntegerField(widget=forms.HiddenInput, required=False, min_value=1, max_value=2**62)
 
-    def __init__(self, *args: Any, show_vip: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, shape: EditShape, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.show_vip = show_vip
+        self.shape = shape
+        self.show_vip = shape.show_vip
+        self.fields["tcp_proxy"].choices = shape.tcp_proxy_choices  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        """A text field left exactly as the cloud holds it is kept, whatever the form's rules say:
+        the operator did not touch it, and the PUT will not carry it."""
+        cleaned = super().clean() or {}
+        for name, value in self.shape.kept.items():
+            if name in self.errors and isinstance(value, str) and self.data.get(name) == value:
+                del self.errors[name]
+                cleaned[name] = value
+        return cleaned
 
 
 class ReasonForm(forms.Form):
@@ -84,9 +130,20 @@ class _SharedFields(dict[str, forms.Field]):
 
 
 class PortMappingForm(forms.Form):
-    client_port = forms.IntegerField(label="Client port", min_value=1, max_value=65535)
-    server_port = forms.IntegerField(label="Server port", min_value=1, max_value=65535)
-    protocol = forms.ChoiceField(label="Protocol", choices=PROTOCOL_CHOICES, initial="TCP")
+    client_port = StrictIntegerField(label="Client port", min_value=1, max_value=65535)
+    server_port = StrictIntegerField(label="Server port", min_value=1, max_value=65535)
+    # A text field judged against the service's own choices (the fields are shared by every row).
+    protocol = forms.CharField(label="Protocol", initial=DEFAULT_PROTOCOL, max_length=16)
+
+    def __init__(self, *args: Any, protocols: tuple[str, ...] = PROTOCOLS, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.protocols = protocols
+
+    def clean_protocol(self) -> str:
+        protocol: str = self.cleaned_data["protocol"]
+        if protocol not in self.protocols:
+            raise forms.ValidationError(f"Choose {' or '.join(self.protocols)}.")
+        return protocol
 
     def has_changed(self) -> bool:
         # The formset asks this only to skip "empty" extra rows; here a blank row is an error to fix
@@ -100,6 +157,12 @@ PortMappingForm.base_fields = _SharedFields(PortMappingForm.base_fields)
 
 class BasePortMappingFormSet(forms.BaseFormSet):  # type: ignore[type-arg]
     """1 to 200 rows; no two rows with the same client port and protocol (identical rows included)."""
+
+    @property
+    def protocols(self) -> tuple[str, ...]:
+        """The protocols a row may use (``form_kwargs``: the service's ``EditShape``)."""
+        protocols: tuple[str, ...] = self.form_kwargs.get("protocols", PROTOCOLS)
+        return protocols
 
     def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
         # A blank row is an error to fix or remove, never silently dropped.
@@ -178,7 +241,7 @@ FIELD_OF_ERROR_CODE = {
 PORT_ERROR_CODES = frozenset(
     {"EndPoint.3043", "EndPoint.3044", "EndPoint.3074", "EndPoint.3075", "EndPoint.2028", "EndPoint.3004"}
 )
-FIELDS = ("service_name", "description", "approval_enabled", "port_id", "vip_port_id", "tcp_proxy")
+FIELDS = SCALAR_NAMES
 
 
 class EditForms:
@@ -190,21 +253,27 @@ class EditForms:
 
     @classmethod
     def initial(
-        cls, values: dict[str, Any], version: str, *, show_vip: bool, restored_from: int | None = None
+        cls, values: dict[str, Any], version: str, *, shape: EditShape, restored_from: int | None = None
     ) -> EditForms:
         initial = {name: values.get(name, "") for name in FIELDS}
         initial |= {"version": version, "restored_from": restored_from or ""}
-        form = EndpointServiceForm(initial=initial, show_vip=show_vip)
-        return cls(form, PortMappingFormSet(initial=list(values.get("ports", [])), prefix=PORTS_PREFIX))
+        form = EndpointServiceForm(initial=initial, shape=shape)
+        rows = list(values.get("ports", []))
+        return cls(
+            form,
+            PortMappingFormSet(initial=rows, prefix=PORTS_PREFIX, form_kwargs={"protocols": shape.protocols}),
+        )
 
     @classmethod
-    def bound(cls, data: Any, *, show_vip: bool) -> EditForms:
-        form = EndpointServiceForm(data, show_vip=show_vip)
-        return cls(form, PortMappingFormSet(data, prefix=PORTS_PREFIX))
+    def bound(cls, data: Any, *, shape: EditShape) -> EditForms:
+        form = EndpointServiceForm(data, shape=shape)
+        return cls(
+            form, PortMappingFormSet(data, prefix=PORTS_PREFIX, form_kwargs={"protocols": shape.protocols})
+        )
 
     @classmethod
     def reviewed(
-        cls, values: dict[str, Any], version: str, *, show_vip: bool, restored_from: int | None
+        cls, values: dict[str, Any], version: str, *, shape: EditShape, restored_from: int | None
     ) -> EditForms:
         """Reviewed values as a bound, validated form: for showing a cloud's error on its field."""
         data = {name: values[name] for name in FIELDS if name in values and name != "approval_enabled"}
@@ -218,17 +287,20 @@ class EditForms:
                 f"{PORTS_PREFIX}-{index}-{name}": row[name]
                 for name in ("client_port", "server_port", "protocol")
             }
-        forms = cls.bound(data, show_vip=show_vip)
+        forms = cls.bound(data, shape=shape)
         forms.is_valid()
         return forms
 
     @classmethod
-    def retyped(cls, data: Any, *, show_vip: bool, rows: list[dict[str, str]]) -> EditForms:
+    def retyped(cls, data: Any, *, shape: EditShape, rows: list[dict[str, str]]) -> EditForms:
         """An unbound re-render of what was typed (rows added or removed): no error is shown."""
         initial = {name: data.get(name, "") for name in (*FIELDS, "version", "restored_from")}
         initial["approval_enabled"] = data.get("approval_enabled") in ("on", "true", "True", "1")
-        form = EndpointServiceForm(initial=initial, show_vip=show_vip)
-        return cls(form, PortMappingFormSet(initial=rows, prefix=PORTS_PREFIX))
+        form = EndpointServiceForm(initial=initial, shape=shape)
+        return cls(
+            form,
+            PortMappingFormSet(initial=rows, prefix=PORTS_PREFIX, form_kwargs={"protocols": shape.protocols}),
+        )
 
     def is_valid(self) -> bool:
         form_ok = self.form.is_valid()
@@ -237,7 +309,7 @@ class EditForms:
     def values(self) -> dict[str, Any]:
         """The requested editable values (valid forms only); the VIP field only where it is shown."""
         data = self.form.cleaned_data
-        values = {name: data[name] for name in FIELDS if name != "vip_port_id" or self.form.show_vip}
+        values = {name: data[name] for name in FIELDS if not EDITABLE[name].vip_only or self.form.show_vip}
         values["ports"] = [mapping.to_api() for mapping in self.formset.mappings()]
         return values
 

@@ -14,21 +14,23 @@ from django.views.decorators.http import require_http_methods
 from vpcepadmin import roles
 from vpcepadmin.audit.models import Outcome
 from vpcepadmin.audit.recorder import context_from
+from vpcepadmin.cloud.editable import editable_values, merge_onto
+from vpcepadmin.cloud.types import DEFAULT_PROTOCOL
 from vpcepadmin.credentials.models import CloudCredential
-from vpcepadmin.endpoints.edit_forms import EditForms, ReasonForm, rows_from_post
-from vpcepadmin.endpoints.modify import EditRequest, Loaded, load_for_edit, modify_endpoint_service
+from vpcepadmin.endpoints.edit_forms import MAX_MAPPINGS, EditForms, EditShape, ReasonForm, rows_from_post
+from vpcepadmin.endpoints.modify import (
+    EditRequest,
+    Loaded,
+    load_for_edit,
+    modify_endpoint_service,
+    refusal_for,
+)
 from vpcepadmin.endpoints.restore import restore_values, restored_record
 from vpcepadmin.endpoints.review import Review, describe_change, review_change, three_way
-from vpcepadmin.endpoints.versioning import (
-    Reviewed,
-    Version,
-    editable_values,
-    merge_onto,
-    read_review,
-    read_version,
-    sign_review,
-)
+from vpcepadmin.endpoints.services import ReadProblem
+from vpcepadmin.endpoints.versioning import Reviewed, Version, read_review, read_version, sign_review
 from vpcepadmin.htmx import wants_partial
+from vpcepadmin.request_values import parse_int
 
 EDIT_PAGE = "endpoints/edit.html"
 
@@ -43,6 +45,9 @@ def service_edit(request: HttpRequest, pk: int, service_id: str) -> HttpResponse
     version = read_version(request.POST.get("version", ""), credential, service_id)
     if version is None:
         return _stale(request, credential, service_id)
+    refusal = refusal_for(version)
+    if refusal is not None:
+        return _page(request, credential, EDIT_PAGE, version=version, problem=refusal)
     if action == "rebase":
         return _rebase(request, credential, version)
     if action == "apply":
@@ -62,6 +67,10 @@ def _page(request: HttpRequest, credential: CloudCredential, template: str, **co
     return render(request, template, context)
 
 
+def _shape(version: Version) -> EditShape:
+    return EditShape.of(version.original, show_vip=version.shows_vip)
+
+
 def _load(request: HttpRequest, credential: CloudCredential, service_id: str) -> HttpResponse:
     loaded = load_for_edit(credential, service_id)
     if not isinstance(loaded, Loaded):
@@ -69,11 +78,11 @@ def _load(request: HttpRequest, credential: CloudCredential, service_id: str) ->
             request, EDIT_PAGE, {"account": credential, "service_id": service_id, "problem": loaded}
         )
     restored = restore_values(request.GET.get("restore"), credential, loaded.service)
+    original = editable_values(loaded.service)
+    values = restored.values if restored else original
+    shape = EditShape.of(original, show_vip=loaded.service.server_type == "VIP", shown=values)
     forms = EditForms.initial(
-        restored.values if restored else editable_values(loaded.service),
-        loaded.version,
-        show_vip=loaded.service.server_type == "VIP",
-        restored_from=restored.record.pk if restored else None,
+        values, loaded.version, shape=shape, restored_from=restored.record.pk if restored else None
     )
     context = {"forms": forms, "service": loaded.service, "restored": restored, "service_id": service_id}
     return render(request, EDIT_PAGE, {"account": credential, **context})
@@ -83,16 +92,18 @@ def _rows(request: HttpRequest, credential: CloudCredential, version: Version, a
     """Add or remove a row: re-render what was typed, unbound, so no error shows."""
     rows = rows_from_post(request.POST)
     if action == "add_row":
-        rows.append({"client_port": "", "server_port": "", "protocol": "TCP"})
-    elif action.startswith("remove:") and action[7:].isdigit() and int(action[7:]) < len(rows):
-        del rows[int(action[7:])]
-    forms = EditForms.retyped(request.POST, show_vip=version.shows_vip, rows=rows)
+        rows.append({"client_port": "", "server_port": "", "protocol": DEFAULT_PROTOCOL})
+    elif action.startswith("remove:"):
+        index = parse_int(action.removeprefix("remove:"), low=0, high=MAX_MAPPINGS - 1)
+        if index is not None and index < len(rows):
+            del rows[index]
+    forms = EditForms.retyped(request.POST, shape=_shape(version), rows=rows)
     template = "endpoints/_port_rows.html" if wants_partial(request) else EDIT_PAGE
     return _page(request, credential, template, forms=forms, version=version, focus_last=action == "add_row")
 
 
 def _review(request: HttpRequest, credential: CloudCredential, version: Version) -> HttpResponse:
-    forms = EditForms.bound(request.POST, show_vip=version.shows_vip)
+    forms = EditForms.bound(request.POST, shape=_shape(version))
     if not forms.is_valid():
         return _page(request, credential, EDIT_PAGE, forms=forms, version=version)
     review = review_change(credential, version.service_id, version, forms.values())
@@ -129,10 +140,7 @@ def _back_to_edit(request: HttpRequest, credential: CloudCredential, version: Ve
     if reviewed is None:
         return _stale(request, credential, version.service_id)
     forms = EditForms.initial(
-        reviewed.values,
-        request.POST["version"],
-        show_vip=version.shows_vip,
-        restored_from=reviewed.restored_from,
+        reviewed.values, request.POST["version"], shape=_shape(version), restored_from=reviewed.restored_from
     )
     return _page(request, credential, EDIT_PAGE, forms=forms, version=version)
 
@@ -151,6 +159,9 @@ def _apply(request: HttpRequest, credential: CloudCredential, version: Version) 
     if result.succeeded or result.outcome == "no_change":
         (messages.success if result.succeeded else messages.info)(request, result.message)
         return redirect("endpoints:detail", pk=credential.pk, service_id=version.service_id)
+    if result.outcome == "not_editable":
+        problem = ReadProblem(result.message, not_editable=True)
+        return _page(request, credential, EDIT_PAGE, version=version, problem=problem)
     if result.outcome == Outcome.CONFLICT:
         assert result.service is not None
         rows = three_way(version.original, editable_values(result.service), reviewed.values)
@@ -158,10 +169,7 @@ def _apply(request: HttpRequest, credential: CloudCredential, version: Version) 
         context |= {"version_token": request.POST["version"], "reviewed_token": request.POST["reviewed"]}
         return _page(request, credential, "endpoints/conflict.html", **context)
     forms = EditForms.reviewed(
-        reviewed.values,
-        request.POST["version"],
-        show_vip=version.shows_vip,
-        restored_from=reviewed.restored_from,
+        reviewed.values, request.POST["version"], shape=_shape(version), restored_from=reviewed.restored_from
     )
     if result.error is not None:
         forms.add_cloud_error(result.error)
@@ -175,9 +183,12 @@ def _rebase(request: HttpRequest, credential: CloudCredential, version: Version)
     reviewed = read_review(request.POST.get("reviewed", ""), version)
     if fresh is None or reviewed is None:
         return _stale(request, credential, version.service_id)
+    refusal = refusal_for(fresh)
+    if refusal is not None:
+        return _page(request, credential, EDIT_PAGE, version=fresh, problem=refusal)
     merged = merge_onto(version.original, fresh.original, reviewed.values)
     forms = EditForms.initial(
-        merged, request.POST["fresh_version"], show_vip=fresh.shows_vip, restored_from=reviewed.restored_from
+        merged, request.POST["fresh_version"], shape=_shape(fresh), restored_from=reviewed.restored_from
     )
     messages.info(request, "Your changes are laid over the current state of the service. Review them again.")
     return _page(request, credential, EDIT_PAGE, forms=forms, version=fresh)

@@ -20,27 +20,17 @@ from django.db import transaction
 
 from vpcepadmin.audit import recorder
 from vpcepadmin.audit.models import Action, AuditRecord, Outcome, TargetType
+from vpcepadmin.audit.outcomes import outcome_of
+from vpcepadmin.cloud.editable import ServiceChanges, edit_refusal, editable_values
 from vpcepadmin.cloud.endpoint_services import endpoint_service_get, endpoint_service_update
-from vpcepadmin.cloud.errors import (
-    CloudError,
-    CloudNotFound,
-    CloudOutcomeUnknown,
-    CloudRejected,
-    CloudThrottled,
-)
+from vpcepadmin.cloud.errors import CloudError, CloudNotFound, CloudRejected
 from vpcepadmin.cloud.types import EndpointService
 from vpcepadmin.credentials.crypto import SecretUnreadable
 from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.credentials.services import client_for, note_failure, note_success
 from vpcepadmin.endpoints.locks import ServiceBusy, service_lock
 from vpcepadmin.endpoints.services import ReadProblem, read_service
-from vpcepadmin.endpoints.versioning import (
-    Version,
-    changes_between,
-    editable_values,
-    fingerprint,
-    sign_version,
-)
+from vpcepadmin.endpoints.versioning import Version, fingerprint, sign_version
 
 
 @dataclass(frozen=True)
@@ -59,16 +49,27 @@ class Loaded:
 
 
 def load_for_edit(credential: CloudCredential, service_id: str) -> Loaded | ReadProblem:
-    """One GET: the service and the signed version token the form carries."""
+    """One GET: the service and the signed version token the form carries — only for a service
+    that can be edited (``editable.edit_refusal``)."""
     service = read_service(credential, service_id)
     if isinstance(service, ReadProblem):
         return service
+    refusal = edit_refusal(service.status)
+    if refusal:
+        return ReadProblem(refusal, not_editable=True)
     return Loaded(service, sign_version(credential, service))
+
+
+def refusal_for(version: Version) -> ReadProblem | None:
+    """Why a form loaded as ``version`` may not be reviewed or applied (the status it was loaded in)."""
+    refusal = edit_refusal(version.status)
+    return ReadProblem(refusal, not_editable=True) if refusal else None
 
 
 @dataclass
 class ApplyResult:
-    """How an apply ended. ``outcome`` is an ``Outcome`` value, or "no_change" / "busy" / "unreadable"."""
+    """How an apply ended. ``outcome`` is an ``Outcome`` value, or "no_change" / "busy" / "unreadable"
+    / "not_editable"."""
 
     outcome: str
     message: str
@@ -121,7 +122,10 @@ def _apply_locked(
         return ApplyResult(
             _read_outcome(exc), f"Could not re-read the service: {message} Nothing was sent.", error=exc
         )
-    changes = changes_between(version.original, request.values)
+    refusal = edit_refusal(current.status)
+    if refusal:  # checked before the comparison: a refused edit is neither sent nor recorded
+        return ApplyResult("not_editable", refusal, current)
+    changes = ServiceChanges.between(version.original, request.values)
     body = changes.to_api()
     if fingerprint(current) != version.fingerprint:
         record = _record(credential, current, request, context, Outcome.CONFLICT, body=body)
@@ -161,33 +165,31 @@ def _after_failure(
     started: float,
 ) -> ApplyResult:
     note_failure(credential, error)
-    if isinstance(error, CloudOutcomeUnknown):
+    outcome: str = outcome_of(error)
+    after = None
+    if outcome == Outcome.UNKNOWN:  # reconciled at once by re-reading the service
         outcome, after = reconcile(client, current.id, current, body)
-        record = _record(
-            credential,
-            current,
-            request,
-            context,
-            outcome,
-            attempt=attempt,
-            after=after,
-            error=error,
-            started=started,
-        )
-        return ApplyResult(outcome, _UNKNOWN_MESSAGES[outcome], error=error, record=record)
-    refused = isinstance(error, CloudRejected | CloudNotFound | CloudThrottled)
-    outcome = Outcome.REJECTED if refused else Outcome.FAILED
     record = _record(
-        credential, current, request, context, outcome, attempt=attempt, error=error, started=started
-    )
-    return ApplyResult(outcome, f"{error.summary} Nothing was applied.", error=error, record=record)
+        credential, current, request, context, outcome, attempt=attempt, after=after, error=error, started=started
+    )  # fmt: skip
+    return ApplyResult(outcome, _outcome_message(outcome, error), error=error, record=record)
+
+
+def _outcome_message(outcome: str, error: CloudError) -> str:
+    if outcome == Outcome.REJECTED:
+        return f"{error.summary} Nothing was applied."
+    if outcome == Outcome.FAILED:
+        return f"The request could not be sent ({error.message}). Nothing was applied."
+    return _UNKNOWN_MESSAGES[outcome]
 
 
 _UNKNOWN_MESSAGES: dict[str, str] = {
-    Outcome.RECONCILED_APPLIED: "The answer was lost, but re-reading the service shows the change was applied.",
-    Outcome.RECONCILED_NOT_APPLIED: "The answer was lost; re-reading the service shows it was not applied.",
-    Outcome.UNKNOWN: "The answer was lost and the service could not be re-read: the outcome is unknown. "
-    "Check the service before trying again.",
+    Outcome.RECONCILED_APPLIED: "The cloud's answer did not prove the outcome, but re-reading the service "
+    "shows the change was applied.",
+    Outcome.RECONCILED_NOT_APPLIED: "The cloud's answer did not prove the outcome; re-reading the service "
+    "shows it was not applied.",
+    Outcome.UNKNOWN: "The cloud's answer did not prove the outcome and the service could not be re-read: "
+    "the outcome is unknown. Check the service before trying again.",
 }
 
 
@@ -205,10 +207,10 @@ def reconcile(
     except CloudError:
         return Outcome.UNKNOWN, None
     now = editable_values(current)
-    if not changes_between(now, {**now, **body}).to_api():
+    if ServiceChanges.between(now, {**now, **body}).is_empty():
         return Outcome.RECONCILED_APPLIED, current.to_api()
     original = _editable_or_none(before)
-    if original is not None and not changes_between(original, now).to_api():
+    if original is not None and ServiceChanges.between(original, now).is_empty():
         return Outcome.RECONCILED_NOT_APPLIED, current.to_api()
     return Outcome.UNKNOWN, current.to_api()
 

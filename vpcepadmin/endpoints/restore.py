@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from vpcepadmin.audit.models import Action, AuditRecord, Outcome
+from vpcepadmin.audit.changes import restorable
+from vpcepadmin.audit.models import AuditRecord
+from vpcepadmin.cloud.editable import editable_values
 from vpcepadmin.cloud.types import EndpointService
 from vpcepadmin.credentials.models import CloudCredential
-from vpcepadmin.endpoints.versioning import editable_values
+from vpcepadmin.request_values import parse_int
 
-RESTORABLE = (Outcome.APPLIED, Outcome.RECONCILED_APPLIED)
+RECORD_PK_MAX = 2**62
 
 
 @dataclass(frozen=True)
@@ -19,23 +21,14 @@ class Restored:
     values: dict[str, Any]
 
 
-def restorable(record: AuditRecord) -> bool:
-    """A record of an applied change to an endpoint service whose attempt kept the before-state."""
-    return (
-        record.action == Action.MODIFY_ENDPOINT_SERVICE
-        and record.outcome in RESTORABLE
-        and record.attempt is not None
-        and isinstance(record.attempt.before, dict)
-    )
-
-
 def restore_values(
     record_pk: str | None, credential: CloudCredential, service: EndpointService
 ) -> Restored | None:
     """The editable values before the change ``record_pk`` applied, if it belongs to this service."""
-    if not record_pk or not record_pk.isdigit():
+    pk = parse_int(record_pk, low=1, high=RECORD_PK_MAX)
+    if pk is None:
         return None
-    record = AuditRecord.objects.select_related("attempt").filter(pk=int(record_pk)).first()
+    record = AuditRecord.objects.select_related("attempt").filter(pk=pk).first()
     if record is None or not restorable(record) or record.target_id != service.id:
         return None
     if record.project_id != credential.project_id:
@@ -43,7 +36,10 @@ def restore_values(
     attempt = record.attempt
     if attempt is None or not isinstance(attempt.before, dict):
         return None
-    before = EndpointService.from_api(attempt.before)
+    try:
+        before = EndpointService.from_api(attempt.before)
+    except ValueError:
+        return None
     values = editable_values(before)
     if service.server_type != "VIP":
         values.pop("vip_port_id", None)

@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from vpcepadmin.audit.diff import EDITABLE_FIELDS, FieldChange, mappings, service_diff
+from vpcepadmin.audit.diff import FieldChange, service_diff
+from vpcepadmin.cloud.editable import EDITABLE_FIELDS, Kind, ServiceChanges, port_list, port_set
 from vpcepadmin.cloud.endpoint_services import endpoint_service_list_all
 from vpcepadmin.cloud.errors import CloudError
-from vpcepadmin.cloud.types import ServiceChanges
 from vpcepadmin.credentials.crypto import SecretUnreadable
 from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.credentials.services import client_for, note_failure
 from vpcepadmin.endpoints.services import ReadProblem
-from vpcepadmin.endpoints.versioning import Version, changes_between
+from vpcepadmin.endpoints.versioning import Version
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Review:
 
 def describe_change(version: Version, values: dict[str, Any]) -> Review:
     """The change from the service as loaded to ``values``, without asking the cloud anything."""
-    changes = changes_between(version.original, values)
+    changes = ServiceChanges.between(version.original, values)
     return Review(changes, service_diff(version.original, changes.to_api()) if not changes.is_empty() else [])
 
 
@@ -63,7 +63,7 @@ def review_change(
     services on the same backend port are checked (one list call)."""
     described = describe_change(version, values)
     changes, diff = described.changes, described.diff
-    if changes.is_empty() or (changes.ports is None and changes.port_id is None):
+    if changes.is_empty() or not changes.touches(("ports", "port_id")):
         return described
     try:
         clashes = check_port_clashes(credential, service_id, values["port_id"], values["ports"])
@@ -84,8 +84,8 @@ def check_port_clashes(
         for mapping in other.ports:
             used.setdefault((mapping.server_port, mapping.protocol), (other.name, other.id))
     clashes = []
-    for row, requested in enumerate(ports):
-        key = (int(requested["server_port"]), str(requested.get("protocol") or "TCP"))
+    for row, requested in enumerate(port_list(ports)):
+        key = (requested.server_port, requested.protocol)
         if key in used:
             clashes.append(Clash(row, key[0], key[1], *used[key]))
     return clashes
@@ -107,15 +107,18 @@ def three_way(base: dict[str, Any], theirs: dict[str, Any], yours: dict[str, Any
     """Every editable field as loaded, as it is now, and as requested — for the conflict page."""
     return [
         ThreeWayRow(
-            label, _shown(base.get(name)), _shown(theirs.get(name)), _shown(yours.get(name, base.get(name)))
+            field.label,
+            _shown(field.kind, base.get(field.name)),
+            _shown(field.kind, theirs.get(field.name)),
+            _shown(field.kind, yours.get(field.name, base.get(field.name))),
         )
-        for name, label in EDITABLE_FIELDS.items()
+        for field in EDITABLE_FIELDS
     ]
 
 
-def _shown(value: Any) -> str:
-    if isinstance(value, bool):
+def _shown(kind: Kind, value: Any) -> str:
+    if kind is Kind.FLAG:
         return "on" if value else "off"
-    if isinstance(value, list):
-        return ", ".join(f"{c}→{s}/{p}" for c, s, p in mappings(value)) or "(none)"
+    if kind is Kind.PORTS:
+        return ", ".join(str(mapping) for mapping in port_set(value)) or "(none)"
     return str(value) if value not in (None, "") else "(empty)"

@@ -37,6 +37,7 @@ class ReadProblem:
     cloud_request_id: str = ""
     not_found: bool = False
     secret_unreadable: bool = False
+    not_editable: bool = False  # the service exists but its status does not allow an edit
 
     @classmethod
     def from_error(cls, error: CloudError | SecretUnreadable) -> ReadProblem:

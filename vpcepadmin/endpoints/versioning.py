@@ -15,33 +15,20 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 
-from vpcepadmin.audit.diff import mappings
-from vpcepadmin.cloud.types import EndpointService, PortMapping, ServiceChanges, format_timestamp
+from vpcepadmin.cloud.editable import canonical, editable_values
+from vpcepadmin.cloud.types import EndpointService, format_timestamp
 from vpcepadmin.credentials.models import CloudCredential
 
 SALT = "vpcepadmin.endpoints.version"
-SCALAR_FIELDS = ("service_name", "description", "approval_enabled", "port_id", "vip_port_id", "tcp_proxy")
-
-
-def editable_values(service: EndpointService) -> dict[str, Any]:
-    """The fields an operator can change, as the form and the PUT body spell them."""
-    return {
-        "service_name": service.name,
-        "description": service.description or "",
-        "approval_enabled": service.approval_enabled,
-        "port_id": service.port_id,
-        "vip_port_id": service.vip_port_id or "",
-        "tcp_proxy": service.tcp_proxy or "",
-        "ports": [mapping.to_api() for mapping in service.ports],
-    }
 
 
 def fingerprint(service: EndpointService) -> str:
-    values = editable_values(service)
-    values["ports"] = mappings(values["ports"])  # order of mappings carries no meaning
+    """SHA-256 of the editable fields (mappings as a set: their order carries no meaning) and
+    ``updated_at``."""
+    values = canonical(editable_values(service))
     values["updated_at"] = format_timestamp(service.updated_at)
-    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -51,6 +38,7 @@ class Version:
     fingerprint: str
     original: dict[str, Any]
     server_type: str = ""
+    status: str = ""
 
     @property
     def shows_vip(self) -> bool:
@@ -65,6 +53,7 @@ def sign_version(credential: CloudCredential, service: EndpointService) -> str:
         "f": fingerprint(service),
         "o": editable_values(service),
         "t": service.server_type,
+        "st": service.status,
     }
     return signing.dumps(payload, salt=SALT, compress=True)
 
@@ -77,9 +66,10 @@ def read_version(token: str, credential: CloudCredential, service_id: str) -> Ve
         return None
     if not isinstance(payload, dict) or payload.get("s") != service_id or payload.get("c") != credential.pk:
         return None
-    return Version(
-        service_id, credential.pk, str(payload["f"]), dict(payload["o"]), str(payload.get("t", ""))
-    )
+    if "st" not in payload:  # signed before the status was part of the token: load the form again
+        return None
+    original, server_type, status = dict(payload["o"]), str(payload.get("t", "")), str(payload["st"])
+    return Version(service_id, credential.pk, str(payload["f"]), original, server_type, status)
 
 
 REVIEW_SALT = "vpcepadmin.endpoints.reviewed"
@@ -112,33 +102,3 @@ def read_review(token: str, version: Version) -> Reviewed | None:
         return None
     restored = payload.get("r")
     return Reviewed(dict(payload["v"]), restored if isinstance(restored, int) else None)
-
-
-def changes_between(original: dict[str, Any], requested: dict[str, Any]) -> ServiceChanges:
-    """The PUT for going from ``original`` to ``requested``: changed scalars, and the whole port
-    list when the set of mappings changed (the API replaces the list; vpcep-api.md §5)."""
-    # NOTE: a blank value equals a missing one (the cloud omits description/tcp_proxy in places).
-    changed = {
-        name: requested[name]
-        for name in SCALAR_FIELDS
-        if name in requested and (original.get(name) or "") != (requested[name] or "")
-    }
-    ports = None
-    if "ports" in requested and mappings(requested["ports"]) != mappings(original.get("ports")):
-        ports = tuple(PortMapping.from_api(item) for item in requested["ports"])
-    return ServiceChanges(ports=ports, **changed)
-
-
-def merge_onto(base: dict[str, Any], theirs: dict[str, Any], yours: dict[str, Any]) -> dict[str, Any]:
-    """After a conflict: the current state (``theirs``) with only the fields the operator changed
-    from what they loaded (``base``) taken from ``yours`` — a field somebody else changed and the
-    operator did not touch keeps its new value."""
-    merged = dict(theirs)
-    for name, value in yours.items():
-        if name == "ports":
-            changed = mappings(value) != mappings(base.get("ports"))
-        else:
-            changed = (value or "") != (base.get(name) or "")
-        if changed:
-            merged[name] = value
-    return merged

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 
 from vpcepadmin import roles
 from vpcepadmin.audit.queries import service_history
+from vpcepadmin.cloud.editable import edit_refusal
 from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.endpoints import services
 from vpcepadmin.endpoints.forms import ServiceFilterForm
@@ -56,5 +57,6 @@ def service_detail(request: HttpRequest, pk: int, service_id: str) -> HttpRespon
         "service": result,
         "tab": tab,
         "history": history,
+        "edit_refusal": edit_refusal(result.status),
     }
     return render(request, "endpoints/detail.html", context)

@@ -130,8 +130,9 @@ def create_service(call: Call) -> Response:
 
 def update_service(call: Call) -> Response:
     """§5: absent fields stay, ``ports`` replaces the whole list, ``updated_at`` moves on every PUT."""
-    changes = validate_update(parse_body(call.request.body))
+    document = parse_body(call.request.body)
     with call.store.write() as world:
+        changes = validate_update(document, world.protocols)
         service = find_service(world, call.project_id, call.params["service_id"])
         if service.status != "available":
             raise vpcep_error("EndPoint.3045")

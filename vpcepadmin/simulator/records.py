@@ -165,6 +165,8 @@ class World:
     permissions: dict[str, Permission] = field(default_factory=dict)
     quotas: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_QUOTAS))
     timings: Timings = field(default_factory=Timings)
+    # NOTE: the API docs and the SDK allow TCP only; HWC's 2025 product page and OTC also UDP (§2).
+    protocols: tuple[str, ...] = ("TCP",)
 
     def services_of(self, project_id: str) -> list[Service]:
         return [service for service in self.services.values() if service.project_id == project_id]

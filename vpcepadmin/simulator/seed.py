@@ -132,6 +132,10 @@ def load_world(document: Mapping[str, Any], *, now: datetime, timings: Timings) 
         world.permissions[permission.id] = permission
     world.quotas.update({str(k): int(v) for k, v in _get(document, "quotas", Mapping, {}).items()})
     world.timings = _timings(_get(document, "timings", Mapping, {}), timings)
+    protocols = _get(document, "protocols", list, ["TCP"])
+    if not protocols or not all(isinstance(p, str) and p for p in protocols):
+        raise SeedError("protocols must be a list of protocol names")
+    world.protocols = tuple(protocols)
     return world
 
 
@@ -244,6 +248,7 @@ def dump_world(world: World) -> dict[str, Any]:
         "permissions": [_dump_times(asdict(perm)) for perm in world.permissions.values()],
         "quotas": dict(world.quotas),
         "timings": asdict(world.timings),
+        "protocols": list(world.protocols),
     }
 
 

@@ -186,7 +186,7 @@ def validate_create(document: dict[str, Any]) -> NewService:
     )
 
 
-def validate_update(document: dict[str, Any]) -> ServiceChanges:
+def validate_update(document: dict[str, Any], protocols: tuple[str, ...] = ("TCP",)) -> ServiceChanges:
     """Check a modify body (§5); unknown keys are ignored, absent or null keys mean "unchanged"."""
     if document.get("port_id") is not None and document.get("ip") is not None:
         raise vpcep_error("EndPoint.3052")
@@ -194,15 +194,15 @@ def validate_update(document: dict[str, Any]) -> ServiceChanges:
     return ServiceChanges(
         approval_enabled=_optional(document, "approval_enabled", bool),
         name=_name(document),
-        ports=None if document.get("ports") is None else validate_ports(document["ports"]),
+        ports=None if document.get("ports") is None else validate_ports(document["ports"], protocols),
         port_id=None if port_id is None else _port_id(port_id),
         tcp_proxy=_tcp_proxy(document),
         description=_description(document),
     )
 
 
-def validate_ports(value: object) -> list[PortMapping]:
-    """1..200 mappings, ports 1..65535, protocol TCP, no repeated (client_port, protocol)."""
+def validate_ports(value: object, protocols: tuple[str, ...] = ("TCP",)) -> list[PortMapping]:
+    """1..200 mappings, ports 1..65535, a protocol of ``protocols``, no repeated (client_port, protocol)."""
     if value is None:
         raise vpcep_error("EndPoint.2028")
     if not isinstance(value, list):
@@ -211,7 +211,7 @@ def validate_ports(value: object) -> list[PortMapping]:
         raise vpcep_error("EndPoint.2028")
     if len(value) > MAX_PORTS:
         raise vpcep_error("EndPoint.3074")
-    mappings = [_port_mapping(item) for item in value]
+    mappings = [_port_mapping(item, protocols) for item in value]
     seen: set[tuple[int, str]] = set()
     for mapping in mappings:
         key = (mapping.client_port, mapping.protocol)
@@ -222,7 +222,7 @@ def validate_ports(value: object) -> list[PortMapping]:
     return mappings
 
 
-def _port_mapping(item: object) -> PortMapping:
+def _port_mapping(item: object, protocols: tuple[str, ...]) -> PortMapping:
     if not isinstance(item, dict):
         raise vpcep_error("EndPoint.0002")
     # NOTE: protocol is optional with default TCP (§2); an explicit null or "" counts as missing.
@@ -236,7 +236,7 @@ def _port_mapping(item: object) -> PortMapping:
         raise vpcep_error("EndPoint.0002")
     if any(not 1 <= port <= 65535 for port in ports):
         raise vpcep_error("EndPoint.3043")
-    if protocol != "TCP":
+    if protocol not in protocols:
         # NOTE: TCP only, as the API docs and the SDK say; some product pages also allow UDP (§15.5).
         raise vpcep_error("EndPoint.3075")
     return PortMapping(ports[0], ports[1], protocol)
