@@ -19,9 +19,11 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # The dashboard on http://$(HOST):$(PORT)/ with the simulator (demo data) on port $(SIM_PORT).
+# The local env file (var/local.env) is created once, then completed with keys added since; manage.py
+# reads it for every variable the environment leaves unset, here and for any later manage.py command.
 run: $(STAMP)
-	$(PY) -m vpcepadmin.localenv var/local.env
-	set -a && . ./var/local.env && set +a && exec $(PY) manage.py rundemo --host $(HOST) --port $(PORT) --simulator-port $(SIM_PORT)
+	$(PY) -m vpcepadmin.localenv
+	exec $(PY) manage.py rundemo --host $(HOST) --port $(PORT) --simulator-port $(SIM_PORT)
 
 # Lint, types, migrations, then the whole suite (unit, simulator, SDK conformance, browser).
 test: lint typecheck check pytest
@@ -39,8 +41,9 @@ check: $(STAMP)
 	VPCEPADMIN_ALLOWED_HOSTS=localhost \
 	$(PY) manage.py makemigrations --check --dry-run
 
+# The browser tests need Debian's chromium: installed here when missing (root or passwordless sudo).
 pytest: $(STAMP)
-	@test -x $(CHROMIUM) || { echo "Chromium is missing: the browser tests need Debian's package. Install it with 'apt-get install -y chromium' (.ci/run does)." >&2; exit 1; }
+	@.ci/ensure-chromium $(CHROMIUM)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean:

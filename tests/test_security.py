@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -25,9 +26,12 @@ PROD_ENV = {
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``manage.py`` with exactly ``env`` as its configuration: nothing from this shell, and a var
+    directory of its own, so a developer's ``var/local.env`` (read by manage.py) cannot mix in."""
     clean = {
         k: v for k, v in os.environ.items() if not k.startswith(("VPCEPADMIN_", "DATABASE_URL", "DJANGO_"))
     }
+    clean["VPCEPADMIN_VAR_DIR"] = tempfile.mkdtemp(prefix="vpcepadmin-manage-")
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
