@@ -224,6 +224,9 @@ CLOUD_GET_RETRIES = int(env_str("VPCEPADMIN_CLOUD_GET_RETRIES", "2"))
 CLOUD_RETRY_AFTER_MAX = float(env_str("VPCEPADMIN_CLOUD_RETRY_AFTER_MAX", "10"))
 CLOUD_BACKOFF_BASE = float(env_str("VPCEPADMIN_CLOUD_BACKOFF_BASE", "0.5"))
 CLOUD_BACKOFF_MAX = float(env_str("VPCEPADMIN_CLOUD_BACKOFF_MAX", "4"))
+# A CA file (PEM) or hashed directory to check cloud certificates against instead of the system's
+# store: for a private CA or a TLS-inspecting proxy. Empty: the system's store (certifi).
+CLOUD_CA_BUNDLE = env_str("VPCEPADMIN_CLOUD_CA_BUNDLE", "")
 # Endpoint overrides must end in one of these (SSRF rules, reliability.md §5.5).
 CLOUD_ALLOWED_ENDPOINT_SUFFIXES = env_list(
     "VPCEPADMIN_ALLOWED_ENDPOINT_SUFFIXES", "myhuaweicloud.com,myhuaweicloud.eu,otc.t-systems.com"

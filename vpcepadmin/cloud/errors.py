@@ -64,7 +64,9 @@ class CloudThrottled(CloudError):
 
 
 class CloudUnavailable(CloudError):
-    """5xx, connection refused, timeouts on reads, redirects or unreadable answers.
+    """5xx, connection refused, a failed TLS handshake, timeouts on reads, redirects or unreadable
+    answers. ``message`` says why in the operator's words (e.g. "The endpoint's TLS certificate is
+    not trusted.").
 
     For a mutation this class means the request was not applied (it was not sent, or the server
     said it failed); when that cannot be known, ``CloudOutcomeUnknown`` is raised instead.

@@ -7,14 +7,20 @@
 - GETs are retried on connection errors, 429, 502, 503 and 504 with capped, jittered back-off and a
   capped ``Retry-After``; PUT, POST and DELETE are never retried automatically (the only second
   send is after a 401 token expiry, which the gateway answers before the request reaches the API);
-- nothing secret is logged: one line per attempt with method, path, status, duration and the
-  cloud's request id, never headers or bodies.
+- a failure before the request left (refused, unresolvable, TLS handshake) is ``CloudUnavailable``
+  even for a mutation; a failure after it may have left is ``CloudOutcomeUnknown`` for a mutation;
+- a certificate or protocol error is never retried (it does not fix itself), and its error says
+  why in the operator's words ("The endpoint's TLS certificate is not trusted.");
+- certificates are checked against the system's CA store, or ``ca_bundle`` when one is set;
+- nothing secret is logged: one line per attempt with method, path, status, duration, the cloud's
+  request id and a fixed-text reason for a failure, never headers or bodies.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -36,6 +42,17 @@ from vpcepadmin.cloud.errors import (
     CloudUnavailable,
     classify,
     parse_error_body,
+)
+from vpcepadmin.cloud.failures import (
+    CA_BUNDLE_MISSING,
+    CONNECT_TIMEOUT,
+    READ_TIMEOUT,
+    RESET,
+    Broken,
+    Failure,
+    NotSent,
+    connection_failure,
+    was_reset,
 )
 from vpcepadmin.cloud.signing import canonical_query
 
@@ -59,6 +76,8 @@ class NetworkPolicy:
     backoff_base: float = 0.5
     backoff_max: float = 4.0
     retry_after_max: float = 10.0
+    # A CA file or hashed directory to trust instead of the system's store ("" = the system's).
+    ca_bundle: str = ""
 
     @classmethod
     def from_settings(cls) -> NetworkPolicy:
@@ -73,6 +92,7 @@ class NetworkPolicy:
             backoff_base=settings.CLOUD_BACKOFF_BASE,
             backoff_max=settings.CLOUD_BACKOFF_MAX,
             retry_after_max=settings.CLOUD_RETRY_AFTER_MAX,
+            ca_bundle=settings.CLOUD_CA_BUNDLE,
         )
 
 
@@ -119,18 +139,6 @@ class Auth(Protocol):
     def refresh(self) -> bool: ...
 
 
-class _NotSent(Exception):
-    """The request never reached the server (connect failure or timeout)."""
-
-
-class _Broken(Exception):
-    """The request was (or may have been) sent, and no complete answer came back."""
-
-    def __init__(self, reason: str, retryable: bool = True) -> None:
-        super().__init__(reason)
-        self.retryable = retryable
-
-
 @dataclass
 class _Answer:
     status: int
@@ -139,7 +147,6 @@ class _Answer:
 
 
 _local = threading.local()
-_CONNECT_FAILURES = (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
 
 
 def _session_for(origin: str) -> requests.Session:
@@ -154,21 +161,6 @@ def _session_for(origin: str) -> requests.Session:
         session.mount("http://", adapter)
         sessions[origin] = session
     return session
-
-
-def _never_sent(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, _CONNECT_FAILURES):
-            return True
-        stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
-        stack.extend(arg for arg in current.args if isinstance(arg, BaseException))
-    return False
 
 
 class Transport:
@@ -198,7 +190,7 @@ class Transport:
                 headers.update(auth.headers(request, self))
             try:
                 answer = self._exchange(request, headers, deadline_at)
-            except (_NotSent, _Broken) as exc:
+            except Failure as exc:
                 self._log(request, attempt, 0, started, "", str(exc))
                 if not request.mutating and self._may_retry(exc, attempt, deadline_at):
                     self._sleep(self._backoff(attempt, deadline_at))
@@ -223,7 +215,7 @@ class Transport:
     def _exchange(self, request: OutgoingRequest, headers: dict[str, str], deadline_at: float) -> _Answer:
         remaining = deadline_at - self._clock()
         if remaining <= 0:
-            raise _NotSent("total deadline exceeded")
+            raise NotSent(f"The call's total deadline ({self.policy.deadline:g} s) was exceeded.")
         session = _session_for(request.base_url)
         timeout = (min(self.policy.connect_timeout, remaining), min(self.policy.read_timeout, remaining))
         try:
@@ -235,20 +227,29 @@ class Transport:
                 timeout=timeout,
                 allow_redirects=False,
                 stream=True,
+                verify=self._verify(),
             )
         except requests.ConnectTimeout as exc:
-            raise _NotSent("connect timeout") from exc
+            raise NotSent(CONNECT_TIMEOUT) from exc
         except requests.ReadTimeout as exc:
-            raise _Broken("read timeout") from exc
+            raise Broken(READ_TIMEOUT) from exc
         except requests.ConnectionError as exc:
-            if _never_sent(exc):
-                raise _NotSent("connection refused or unreachable") from exc
-            raise _Broken("connection broken") from exc
+            raise connection_failure(exc) from exc
         except requests.RequestException as exc:
-            raise _NotSent(type(exc).__name__) from exc
+            raise NotSent(f"The request could not be made ({type(exc).__name__}).") from exc
         with response:
             body = self._read_body(response, deadline_at)
             return _Answer(response.status_code, response.headers, body)
+
+    def _verify(self) -> bool | str:
+        """What ``requests`` checks certificates against; checked here, before anything is sent,
+        because ``requests`` reports a missing bundle with a bare ``OSError``."""
+        bundle = self.policy.ca_bundle
+        if not bundle:
+            return True
+        if not os.path.exists(bundle):
+            raise NotSent(CA_BUNDLE_MISSING, retryable=False)
+        return bundle
 
     def _read_body(self, response: requests.Response, deadline_at: float) -> bytes:
         chunks: list[bytes] = []
@@ -259,7 +260,7 @@ class Transport:
             while True:
                 remaining = deadline_at - self._clock()
                 if remaining <= 0:
-                    raise _Broken("total deadline exceeded while reading the body", retryable=False)
+                    raise Broken(self._late_body(), retryable=False)
                 if sock is not None:
                     sock.settimeout(min(self.policy.read_timeout, remaining))
                 chunk = raw.read1(READ_CHUNK)
@@ -267,15 +268,22 @@ class Transport:
                     return b"".join(chunks)
                 total += len(chunk)
                 if total > self.policy.max_body_bytes:
-                    raise _Broken(f"body larger than {self.policy.max_body_bytes} bytes", retryable=False)
+                    raise Broken(
+                        f"The answer is larger than {self.policy.max_body_bytes} bytes.", retryable=False
+                    )
                 chunks.append(chunk)
         except (urllib3.exceptions.HTTPError, OSError, requests.RequestException) as exc:
             if deadline_at - self._clock() <= 0:
-                raise _Broken("total deadline exceeded while reading the body", retryable=False) from exc
-            raise _Broken(f"body read failed ({type(exc).__name__})") from exc
+                raise Broken(self._late_body(), retryable=False) from exc
+            if was_reset(exc):
+                raise Broken(RESET) from exc
+            raise Broken(f"The answer broke off while it was read ({type(exc).__name__}).") from exc
         finally:
             if sock is not None and sock.fileno() != -1:
                 sock.settimeout(self.policy.read_timeout)
+
+    def _late_body(self) -> str:
+        return f"The answer did not arrive within the call's total deadline ({self.policy.deadline:g} s)."
 
     # --- outcomes ---------------------------------------------------------------------------------
     def _success(
@@ -312,10 +320,10 @@ class Transport:
         return classify(answer.status, code, message, request_id)
 
     @staticmethod
-    def _transport_error(request: OutgoingRequest, exc: Exception) -> CloudError:
-        if isinstance(exc, _Broken) and request.mutating:
-            return CloudOutcomeUnknown(f"No answer to the {request.method} ({exc}).")
-        return CloudUnavailable(f"The cloud API could not be reached ({exc}).")
+    def _transport_error(request: OutgoingRequest, exc: Failure) -> CloudError:
+        if isinstance(exc, Broken) and request.mutating:
+            return CloudOutcomeUnknown(f"The {request.method} was sent but no usable answer came back. {exc}")
+        return CloudUnavailable(str(exc))
 
     # --- retries ----------------------------------------------------------------------------------
     @staticmethod
@@ -329,8 +337,8 @@ class Transport:
             and attempt <= self.policy.get_retries
         )
 
-    def _may_retry(self, exc: Exception, attempt: int, deadline_at: float) -> bool:
-        if isinstance(exc, _Broken) and not exc.retryable:
+    def _may_retry(self, exc: Failure, attempt: int, deadline_at: float) -> bool:
+        if not exc.retryable:
             return False
         return attempt <= self.policy.get_retries and deadline_at - self._clock() > 0
 

@@ -7,17 +7,25 @@ stay open for the client's pool. Tests start it on a free port in a daemon threa
 
     with SimulatorServer(seed=standard_seed(), creating_seconds=0.2) as server:
         requests_to(server.url)
+
+With ``tls_port`` it also serves the same app (same state, journal and faults) over HTTPS, with a
+certificate signed by a CA made at start (``vpcepadmin.simulator.tls``): ``tls_url`` is the address and
+``tls_ca_file`` the CA certificate a client must be told to trust; nothing trusts it by default.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 import socket
 import socketserver
+import ssl
 import struct
 import sys
+import tempfile
 import threading
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -27,11 +35,14 @@ from urllib.parse import unquote_to_bytes
 from vpcepadmin.simulator.app import SimulatorApp
 from vpcepadmin.simulator.records import Timings
 from vpcepadmin.simulator.state import Store
+from vpcepadmin.simulator.tls import DEFAULT_NAMES, TlsIdentity, make_identity
 from vpcepadmin.simulator.wsgi import SimulatedReset
 
 logger = logging.getLogger(__name__)
 # A body left unread (e.g. after 413) is drained up to this size to keep the connection usable.
 MAX_DRAIN_BYTES = 64 * 1024 * 1024
+# A client that connects to the TLS listener and says nothing is dropped after this many seconds.
+HANDSHAKE_TIMEOUT = 10.0
 
 
 class _Input:
@@ -169,7 +180,7 @@ class _Handler(BaseHTTPRequestHandler):
             "REMOTE_ADDR": self.client_address[0],
             "REMOTE_PORT": str(self.client_address[1]),
             "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "http",
+            "wsgi.url_scheme": self.server.url_scheme,
             "wsgi.input": body,
             "wsgi.errors": sys.stderr,
             "wsgi.multithread": True,
@@ -189,6 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
+    url_scheme = "http"
 
     def __init__(self, address: tuple[str, int], app: SimulatorApp) -> None:
         self.app = app
@@ -200,10 +212,43 @@ class _HTTPServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         self.server_name, self.server_port = str(host), int(port)
 
+    @property
+    def url(self) -> str:
+        return f"{self.url_scheme}://{self.server_name}:{self.server_port}"
+
+
+class _HTTPSServer(_HTTPServer):
+    """The same server behind TLS. The handshake runs in the connection's own thread, so a client
+    that never completes it holds up nobody else; a failed handshake just closes that connection."""
+
+    url_scheme = "https"
+
+    def __init__(self, address: tuple[str, int], app: SimulatorApp, context: ssl.SSLContext) -> None:
+        self.context = context
+        super().__init__(address, app)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = super().get_request()
+        return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        try:
+            request.settimeout(HANDSHAKE_TIMEOUT)
+            request.do_handshake()
+        except (ssl.SSLError, OSError) as exc:
+            # Expected whenever a client rejects the certificate or does not speak TLS.
+            logger.debug("TLS handshake with %s failed: %s", client_address, exc)
+            return
+        super().finish_request(request, client_address)
+
 
 class SimulatorServer:
     """The simulator on ``host:port`` (0: a free port). State comes from ``state_file`` when it exists,
-    else from ``seed``, else from the demo seed when ``demo``, else empty."""
+    else from ``seed``, else from the demo seed when ``demo``, else empty.
+
+    With ``tls_port`` (0: a free port) the same app is also served over HTTPS on ``host:tls_port``,
+    with a fresh certificate for ``tls_names`` (host names or IP addresses).
+    """
 
     def __init__(
         self,
@@ -214,6 +259,8 @@ class SimulatorServer:
         state_file: str | Path | None = None,
         creating_seconds: float = 3.0,
         deleting_seconds: float = 3.0,
+        tls_port: int | None = None,
+        tls_names: Sequence[str] = DEFAULT_NAMES,
     ) -> None:
         if seed is None and demo:
             from vpcepadmin.simulator.demo import demo_seed
@@ -226,10 +273,41 @@ class SimulatorServer:
         self._httpd = _HTTPServer((host, port), self.app)
         self._thread: threading.Thread | None = None
         self._serving = threading.Event()
+        self._tls: _HTTPSServer | None = None
+        self._tls_folder: Path | None = None
+        self.tls_identity: TlsIdentity | None = None
+        if tls_port is not None:
+            self._start_tls_listener(host, tls_port, tls_names)
+
+    def _start_tls_listener(self, host: str, port: int, names: Sequence[str]) -> None:
+        self.tls_identity = make_identity(names)
+        try:
+            self._tls = _HTTPSServer((host, port), self.app, self.tls_identity.server_context())
+            self._tls_folder = Path(tempfile.mkdtemp(prefix="vpcep-sim-ca-"))
+            self.tls_identity.write_ca(self._tls_folder / "ca.pem")
+        except BaseException:
+            self._httpd.server_close()  # the plain listener is already bound: do not leak it
+            if self._tls is not None:
+                self._tls.server_close()
+            raise
 
     @property
     def url(self) -> str:
-        return f"http://{self._httpd.server_name}:{self._httpd.server_port}"
+        return self._httpd.url
+
+    @property
+    def tls_url(self) -> str:
+        """``https://host:port`` of the TLS listener; ValueError when there is none."""
+        if self._tls is None:
+            raise ValueError("this simulator has no TLS listener (pass tls_port)")
+        return self._tls.url
+
+    @property
+    def tls_ca_file(self) -> Path:
+        """The CA certificate that signed the listener's certificate (exists until ``stop()``)."""
+        if self._tls_folder is None:
+            raise ValueError("this simulator has no TLS listener (pass tls_port)")
+        return self._tls_folder / "ca.pem"
 
     def start(self) -> SimulatorServer:
         """Serve in a daemon thread; returns at once."""
@@ -241,19 +319,33 @@ class SimulatorServer:
     def serve_forever(self) -> None:
         """Serve in the calling thread until ``stop()`` (from another thread) or KeyboardInterrupt."""
         self._serving.set()
+        tls_thread = None
+        if self._tls is not None:
+            tls_thread = threading.Thread(
+                target=self._tls.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+            )
+            tls_thread.start()
         try:
             self._httpd.serve_forever(poll_interval=0.1)
         finally:
+            # The TLS listener lives exactly as long as the plain one, however that one ended.
+            if self._tls is not None and tls_thread is not None:
+                self._tls.shutdown()
+                tls_thread.join(timeout=5)
             self._serving.clear()
 
     def stop(self) -> None:
-        """Stop serving, cut injected waits short and close the listening socket."""
+        """Stop serving, cut injected waits short, close the listening sockets, drop the CA file."""
         self.app.stopping.set()
         if self._serving.is_set():
             self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._tls is not None:
+            self._tls.server_close()
+        if self._tls_folder is not None:
+            shutil.rmtree(self._tls_folder, ignore_errors=True)
 
     def __enter__(self) -> SimulatorServer:
         return self.start()
@@ -267,6 +359,8 @@ class SimulatorServer:
         """What the demo prints: where the cloud is and how to sign in to it (fake credentials)."""
         state = self.app.store.dump()
         lines = [f"VPCEP + IAM simulator on {self.url} (region {state['region']})"]
+        if self._tls is not None:
+            lines.append(f"  HTTPS     {self.tls_url}  (trust the CA in {self.tls_ca_file})")
         lines.append(f"  IAM       {self.url}/v3/auth/tokens")
         domains = {p["domain_name"]: p["domain_id"] for p in state["projects"]}
         lines += [f"  domain    {name}  (id {domain_id})" for name, domain_id in domains.items()]

@@ -1,4 +1,5 @@
-"""``manage.py runsimulator``: serve the fake VPCEP + IAM cloud on one port until interrupted."""
+"""``manage.py runsimulator``: serve the fake VPCEP + IAM cloud until interrupted (HTTP, and HTTPS too
+with ``--tls-port``)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8001)
+        parser.add_argument(
+            "--tls-port",
+            type=int,
+            help="also serve HTTPS on this port, with a certificate from a CA made at start",
+        )
         source = parser.add_mutually_exclusive_group()
         source.add_argument(
             "--seed", type=Path, help="a seed document (JSON, see vpcepadmin/simulator/seed.py)"
@@ -48,6 +54,7 @@ class Command(BaseCommand):
                 state_file=options["state"],
                 creating_seconds=options["creating_seconds"],
                 deleting_seconds=options["deleting_seconds"],
+                tls_port=options["tls_port"],
             )
         except (SeedError, OSError) as exc:
             raise CommandError(str(exc)) from exc
