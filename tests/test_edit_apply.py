@@ -223,8 +223,11 @@ def test_a_lost_answer_is_reconciled_at_once_by_re_reading(
         assert response.context["forms"].form["description"].value() == "maybe"
 
 
-def test_an_unknown_outcome_stays_unknown_when_the_re_read_fails_too(editor, simulator, settings) -> None:
+def test_an_unknown_outcome_leaves_the_attempt_open_and_holding_the_service(
+    editor, simulator, settings
+) -> None:
     settings.CLOUD_READ_TIMEOUT = 1.0
+    settings.EDIT_LOCK_TIMEOUT = 0.3
     editor.submit("review", description="maybe")
     simulator.add_fault(match=PUT, action="reset_after", count=1)
     simulator.add_fault(
@@ -236,9 +239,17 @@ def test_an_unknown_outcome_stays_unknown_when_the_re_read_fails_too(editor, sim
     )
     simulator.control.clear_journal()
     response = editor.submit("apply", reason="r", description="maybe")
-    assert "outcome is unknown" in _text(response)
-    assert [r.outcome for r in _records()] == [Outcome.ATTEMPTED, Outcome.UNKNOWN]
+    assert "stays open" in _text(response)
+    simulator.control.clear_faults()
+    assert [r.outcome for r in _records()] == [Outcome.ATTEMPTED]  # no outcome yet: it is open
     assert len(simulator.journal(method="PUT")) == 1
+    # The open attempt holds the service: the next change is refused, naming who holds it.
+    editor.load()
+    editor.submit("review", description="next")
+    blocked = editor.submit("apply", reason="r2", description="next")
+    assert "Another change to this service has no outcome yet: started by operator" in _text(blocked)
+    assert len(simulator.journal(method="PUT")) == 1
+    assert [r.outcome for r in _records()] == [Outcome.ATTEMPTED]
 
 
 # --- conflicts ---------------------------------------------------------------------------------------

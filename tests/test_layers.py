@@ -1,6 +1,7 @@
 """Imports run only downward (design.md §1): the layers are checked on the source, not trusted.
 
-cloud (HTTP and the typed service) ← credentials / audit ← endpoints (browsing and the edit flow);
+cloud (HTTP and the typed service) ← credentials / audit ← changes (the guarantees of every change to
+the cloud) ← endpoints (browsing and the edit flow);
 the simulator is a separate program the dashboard never imports (only the demo launcher starts it).
 """
 
@@ -21,7 +22,8 @@ FORBIDDEN = {
         "vpcepadmin.endpoints",
         "vpcepadmin.simulator",
     ),
-    "vpcepadmin.audit": ("vpcepadmin.endpoints", "vpcepadmin.simulator"),
+    "vpcepadmin.audit": ("vpcepadmin.changes", "vpcepadmin.endpoints", "vpcepadmin.simulator"),
+    "vpcepadmin.changes": ("vpcepadmin.endpoints", "vpcepadmin.simulator"),
     "vpcepadmin.credentials": ("vpcepadmin.endpoints", "vpcepadmin.simulator"),
     "vpcepadmin.endpoints": ("vpcepadmin.simulator",),
     "vpcepadmin.simulator": ("vpcepadmin.credentials", "vpcepadmin.audit", "vpcepadmin.endpoints"),

@@ -85,3 +85,14 @@ def check_production_shape(app_configs: Sequence[AppConfig] | None, **kwargs: An
             )
         )
     return messages
+
+
+@register()
+def check_time_budget(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
+    """A whole apply must end before the app server kills its worker (vpcepadmin/budget.py)."""
+    from vpcepadmin.budget import Budget
+
+    return [
+        Error(problem, hint="See README, “Deployment”: the time budget.", id="vpcepadmin.E005")
+        for problem in Budget.of(settings).problems()
+    ]

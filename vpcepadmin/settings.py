@@ -16,6 +16,8 @@ import django_stubs_ext
 import xstatic.pkg.bootstrap as xstatic_bootstrap
 from django.core.exceptions import ImproperlyConfigured
 
+from vpcepadmin.budget import Budget
+
 # Generic admin/forms/querysets at run time, as the type checker sees them.
 django_stubs_ext.monkeypatch()
 
@@ -216,9 +218,12 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- the clouds -----------------------------------------------------------------------------------
+# One time budget for a change (vpcepadmin/budget.py): a whole apply ends before the worker is killed.
+TIME_BUDGET = Budget.from_environ()
+WORKER_TIMEOUT = TIME_BUDGET.worker_timeout  # the app server's (gunicorn.conf.py reads the same)
 CLOUD_CONNECT_TIMEOUT = float(env_str("VPCEPADMIN_CLOUD_CONNECT_TIMEOUT", "3.05"))
 CLOUD_READ_TIMEOUT = float(env_str("VPCEPADMIN_CLOUD_READ_TIMEOUT", "10"))
-CLOUD_DEADLINE = float(env_str("VPCEPADMIN_CLOUD_DEADLINE", "20"))
+CLOUD_DEADLINE = TIME_BUDGET.cloud_deadline  # one call, retries included
 CLOUD_MAX_BODY_BYTES = int(env_str("VPCEPADMIN_CLOUD_MAX_BODY_BYTES", str(5 * 1024 * 1024)))
 CLOUD_GET_RETRIES = int(env_str("VPCEPADMIN_CLOUD_GET_RETRIES", "2"))
 CLOUD_RETRY_AFTER_MAX = float(env_str("VPCEPADMIN_CLOUD_RETRY_AFTER_MAX", "10"))
@@ -253,7 +258,8 @@ LOGGING = {
 FERNET_KEYS = env_list("VPCEPADMIN_FERNET_KEYS")
 
 # --- the edit flow --------------------------------------------------------------------------------
-EDIT_LOCK_TIMEOUT = float(env_str("VPCEPADMIN_EDIT_LOCK_TIMEOUT", "30"))
+EDIT_LOCK_TIMEOUT = TIME_BUDGET.lock_wait  # waiting for another change to the same target
+EDIT_APPLY_DEADLINE = TIME_BUDGET.apply_deadline  # a whole apply: lock wait and every cloud call
 EDIT_VERSION_MAX_AGE = int(env_str("VPCEPADMIN_EDIT_VERSION_MAX_AGE", str(12 * 3600)))
 
 # --- audit: anchors, retention ---

@@ -25,6 +25,8 @@ class Outcome(models.TextChoices):
     UNKNOWN = "unknown", "Unknown"
     RECONCILED_APPLIED = "reconciled_applied", "Reconciled: applied"
     RECONCILED_NOT_APPLIED = "reconciled_not_applied", "Reconciled: not applied"
+    # Final: re-reading could not tell (the target changed again since); a person reviews it.
+    UNDETERMINED = "undetermined", "Undetermined (needs review)"
     CONFLICT = "conflict", "Conflict (not sent)"
     RECORDED = "recorded", "Recorded"
 
@@ -126,6 +128,15 @@ class AuditRecord(models.Model):
             # Added for review (migration 0003): the service filter by name.
             models.Index(fields=["target_name", "-seq"], name="audit_target_name_seq"),
             models.Index(fields=["created_at", "seq"], name="audit_created_seq"),
+        ]
+        constraints = [
+            # Exactly one outcome settles an attempt. (``unknown`` records, from before the open
+            # attempt was the lock, settle nothing and may precede the one that does.)
+            models.UniqueConstraint(
+                fields=["attempt"],
+                condition=models.Q(attempt__isnull=False) & ~models.Q(outcome="unknown"),
+                name="audit_one_outcome_per_attempt",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -24,6 +24,11 @@ class VpcepClient:
     project_id: str
     auth: Auth
     transport: Transport = field(default_factory=lambda: Transport(NetworkPolicy.from_settings()))
+    deadline_at: float | None = None  # time.monotonic(): no call of this client runs past it
+
+    def until(self, deadline_at: float) -> VpcepClient:
+        """This client, with every call ending by ``deadline_at`` (e.g. a whole change's budget)."""
+        return replace(self, deadline_at=deadline_at)
 
     def call(
         self,
@@ -44,5 +49,6 @@ class VpcepClient:
             path=f"/v1/{path_segment(self.project_id)}/{resource}",
             query=pairs,
             body=payload,
+            deadline_at=self.deadline_at,
         )
         return self.transport.send(request, self.auth)

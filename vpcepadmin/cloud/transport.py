@@ -105,6 +105,8 @@ class OutgoingRequest:
     path: str
     query: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    # The caller's own deadline (the transport's clock), e.g. what is left of a whole change.
+    deadline_at: float | None = None
 
     @property
     def url(self) -> str:
@@ -182,6 +184,8 @@ class Transport:
     def send(self, request: OutgoingRequest, auth: Auth | None) -> CloudResponse:
         started = self._clock()
         deadline_at = started + self.policy.deadline
+        if request.deadline_at is not None:
+            deadline_at = min(deadline_at, request.deadline_at)
         attempt, refreshed = 0, False
         while True:
             attempt += 1
@@ -215,7 +219,7 @@ class Transport:
     def _exchange(self, request: OutgoingRequest, headers: dict[str, str], deadline_at: float) -> _Answer:
         remaining = deadline_at - self._clock()
         if remaining <= 0:
-            raise NotSent(f"The call's total deadline ({self.policy.deadline:g} s) was exceeded.")
+            raise NotSent("The call's time was used up before it could be sent.")
         session = _session_for(request.base_url)
         timeout = (min(self.policy.connect_timeout, remaining), min(self.policy.read_timeout, remaining))
         try:

@@ -1,12 +1,17 @@
-"""The edit flow's use cases (design.md §2): load, review, apply, reconcile.
+"""The edit flow's use cases (design.md §2): load and apply.
 
 Guarantees of ``modify_endpoint_service``:
-- our own operators are serialised per service (``locks.service_lock``);
+- one change at a time per cloud service, whatever stored account is used: the committed attempt
+  holds the service until it has its outcome (``changes.targets``), across processes and crashes;
 - the service is re-read and compared with the fingerprint the form was loaded with; on a
-  mismatch nothing is sent (a conflict);
+  mismatch nothing is sent (a conflict); a service that is not available is refused unrecorded;
 - the attempt (before state, exact body, actor, reason) is committed to the audit log before the
-  PUT, and exactly one outcome record follows it, whatever happens;
+  PUT; at most one outcome record follows it (exactly one once settled; the database enforces it);
 - one PUT with only the changed fields (``ports`` complete when changed), never retried;
+- an answer that does not prove the outcome is reconciled at once by re-reading; what the re-read
+  cannot prove is "undetermined", never a guess; when it cannot re-read, the attempt stays open
+  for ``reconcile_audit``;
+- the whole apply ends within ``EDIT_APPLY_DEADLINE`` (``vpcepadmin.budget``);
 - project, service id and endpoint come from the stored account, never from the form.
 """
 
@@ -16,19 +21,31 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.utils import timezone
 
 from vpcepadmin.audit import recorder
 from vpcepadmin.audit.models import Action, AuditRecord, Outcome, TargetType
 from vpcepadmin.audit.outcomes import outcome_of
-from vpcepadmin.cloud.editable import ServiceChanges, edit_refusal, editable_values
+from vpcepadmin.budget import Budget
+from vpcepadmin.changes.targets import (
+    Held,
+    Target,
+    claim,
+    last_attempt_seq,
+    open_attempt,
+    outcome_entry,
+    settle,
+)
+from vpcepadmin.changes.verdicts import judge
+from vpcepadmin.cloud.client import VpcepClient
+from vpcepadmin.cloud.editable import ServiceChanges, edit_refusal
 from vpcepadmin.cloud.endpoint_services import endpoint_service_get, endpoint_service_update
 from vpcepadmin.cloud.errors import CloudError, CloudNotFound, CloudRejected
-from vpcepadmin.cloud.types import EndpointService
+from vpcepadmin.cloud.types import EndpointService, format_timestamp
 from vpcepadmin.credentials.crypto import SecretUnreadable
 from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.credentials.services import client_for, note_failure, note_success
-from vpcepadmin.endpoints.locks import ServiceBusy, service_lock
 from vpcepadmin.endpoints.services import ReadProblem, read_service
 from vpcepadmin.endpoints.versioning import Version, fingerprint, sign_version
 
@@ -69,7 +86,7 @@ def refusal_for(version: Version) -> ReadProblem | None:
 @dataclass
 class ApplyResult:
     """How an apply ended. ``outcome`` is an ``Outcome`` value, or "no_change" / "busy" / "unreadable"
-    / "not_editable"."""
+    / "not_editable". ``Outcome.UNKNOWN`` here means the attempt stays open (no outcome record yet)."""
 
     outcome: str
     message: str
@@ -83,6 +100,9 @@ class ApplyResult:
         return self.outcome in (Outcome.APPLIED, Outcome.RECONCILED_APPLIED)
 
 
+POLL_SECONDS = 0.05
+
+
 def modify_endpoint_service(
     credential: CloudCredential,
     service_id: str,
@@ -90,30 +110,44 @@ def modify_endpoint_service(
     request: EditRequest,
     context: recorder.Context,
 ) -> ApplyResult:
-    """Apply one reviewed change (design.md §2 step 5). Makes one GET and at most one PUT."""
+    """Apply one reviewed change (design.md §2 step 5): one GET and at most one PUT (one more GET
+    when the answer is lost, and a GET again after waiting for another change to the service)."""
+    budget = Budget.of(settings)
+    started = time.monotonic()
     try:
-        client = client_for(credential)
+        client = client_for(credential).until(started + budget.apply_deadline)
     except SecretUnreadable:
         return ApplyResult(
             "unreadable", "The stored secret cannot be decrypted — re-enter it. Nothing was sent."
         )
-    try:
-        with service_lock(credential.pk, service_id):
-            return _apply_locked(credential, client, service_id, version, request, context)
-    except ServiceBusy:
-        return ApplyResult(
-            "busy", "Another change to this service is being applied. Nothing was sent; try again."
-        )
+    target = Target.service(credential, service_id)
+    wait_until = started + min(budget.lock_wait, budget.apply_deadline)
+    while True:
+        read_after = last_attempt_seq(target)
+        prepared = _prepare(credential, client, service_id, version, request, context)
+        if isinstance(prepared, ApplyResult):
+            return prepared
+        current, changes = prepared
+        entry = _entry(credential, current, request, context, Outcome.ATTEMPTED, body=changes.to_api())
+        claimed = claim(target, read_after, entry)
+        if isinstance(claimed, AuditRecord):
+            return _send(credential, client, current, changes, context, claimed)
+        if isinstance(claimed, Held) and not _released(target, wait_until):
+            return _busy(claimed.attempt)
+        if time.monotonic() >= wait_until:
+            return _busy(open_attempt(target))
+        # Another change began or ended since the read: read again (and meet it as a conflict).
 
 
-def _apply_locked(
+def _prepare(
     credential: CloudCredential,
-    client: Any,
+    client: VpcepClient,
     service_id: str,
     version: Version,
     request: EditRequest,
     context: recorder.Context,
-) -> ApplyResult:
+) -> tuple[EndpointService, ServiceChanges] | ApplyResult:
+    """Re-read the service and decide whether the change may be sent: the service and the PUT, or why not."""
     try:
         current = endpoint_service_get(client, service_id)
     except CloudError as exc:
@@ -126,27 +160,62 @@ def _apply_locked(
     if refusal:  # checked before the comparison: a refused edit is neither sent nor recorded
         return ApplyResult("not_editable", refusal, current)
     changes = ServiceChanges.between(version.original, request.values)
-    body = changes.to_api()
     if fingerprint(current) != version.fingerprint:
-        record = _record(credential, current, request, context, Outcome.CONFLICT, body=body)
+        record = recorder.append(
+            _entry(credential, current, request, context, Outcome.CONFLICT, body=changes.to_api())
+        )
         message = "The service changed since you loaded it. Nothing was sent."
         fresh = sign_version(credential, current)
         return ApplyResult(Outcome.CONFLICT, message, current, record=record, fresh_version=fresh)
-    if not body:
+    if changes.is_empty():
         return ApplyResult("no_change", "Nothing changed, so nothing was sent.", current)
-    attempt = _record(credential, current, request, context, Outcome.ATTEMPTED, body=body)
+    return current, changes
+
+
+def _released(target: Target, until: float) -> bool:
+    """Wait for the change that holds ``target`` to get its outcome; False when ``until`` passed first."""
+    while time.monotonic() < until:
+        time.sleep(POLL_SECONDS)
+        if open_attempt(target) is None:
+            return True
+    return False
+
+
+def _busy(holder: AuditRecord | None) -> ApplyResult:
+    if holder is None:
+        return ApplyResult("busy", "Other changes to this service kept coming. Nothing was sent; try again.")
+    started = format_timestamp(holder.created_at).replace("T", " ").replace("Z", " UTC")
+    return ApplyResult(
+        "busy",
+        f"Another change to this service has no outcome yet: started by {holder.actor_username} at "
+        f"{started} (audit record #{holder.seq}). Nothing was sent; try again when it has one.",
+        record=holder,
+    )
+
+
+def _send(
+    credential: CloudCredential,
+    client: VpcepClient,
+    current: EndpointService,
+    changes: ServiceChanges,
+    context: recorder.Context,
+    attempt: AuditRecord,
+) -> ApplyResult:
+    """The one PUT of a claimed change, and its outcome."""
     started = time.monotonic()
     try:
-        result = endpoint_service_update(client, service_id, changes)
+        result = endpoint_service_update(client, current.id, changes)
     except CloudError as exc:
-        return _after_failure(credential, client, current, request, context, attempt, body, exc, started)
-    with transaction.atomic():  # one commit for the outcome and the account's success stamp
-        record = _record(
-            credential, current, request, context, Outcome.APPLIED, attempt=attempt, after=result.body,
-            http_status=result.status, cloud_request_id=result.cloud_request_id, started=started,
-        )  # fmt: skip
-        note_success(credential)
-    return ApplyResult(Outcome.APPLIED, "Change applied.", result.value, record=record)
+        return _after_failure(credential, client, current, context, attempt, exc, started)
+    record = settle(
+        attempt,
+        outcome_entry(
+            attempt, Outcome.APPLIED, context=context, credential=credential, after=result.body,
+            http_status=result.status, cloud_request_id=result.cloud_request_id, duration_ms=_ms(started),
+        ),
+    )  # fmt: skip
+    note_success(credential)
+    return ApplyResult(record.outcome, _MESSAGES.get(record.outcome, ""), result.value, record=record)
 
 
 def _read_outcome(error: CloudError) -> str:
@@ -155,113 +224,79 @@ def _read_outcome(error: CloudError) -> str:
 
 def _after_failure(
     credential: CloudCredential,
-    client: Any,
+    client: VpcepClient,
     current: EndpointService,
-    request: EditRequest,
     context: recorder.Context,
     attempt: AuditRecord,
-    body: dict[str, Any],
     error: CloudError,
     started: float,
 ) -> ApplyResult:
+    """Record what ``error`` proves; when it proves nothing, re-read at once and record what that proves."""
     note_failure(credential, error)
-    outcome: str = outcome_of(error)
-    after = None
-    if outcome == Outcome.UNKNOWN:  # reconciled at once by re-reading the service
-        outcome, after = reconcile(client, current.id, current, body)
-    record = _record(
-        credential, current, request, context, outcome, attempt=attempt, after=after, error=error, started=started
-    )  # fmt: skip
-    return ApplyResult(outcome, _outcome_message(outcome, error), error=error, record=record)
+    fields: dict[str, Any] = {
+        "context": context, "credential": credential, "http_status": error.status or None,
+        "error_code": error.error_code, "cloud_request_id": error.cloud_request_id, "duration_ms": _ms(started),
+    }  # fmt: skip
+    outcome = outcome_of(error)
+    if outcome != Outcome.UNKNOWN:
+        record = settle(attempt, outcome_entry(attempt, outcome, error_message=error.message, **fields))
+        return ApplyResult(record.outcome, _message(record.outcome, error), error=error, record=record)
+    try:
+        now = endpoint_service_get(client, current.id)
+    except CloudError:
+        return ApplyResult(Outcome.UNKNOWN, _MESSAGES[Outcome.UNKNOWN], error=error, record=attempt)
+    verdict = judge(attempt.before, attempt.request_body, now, timezone.now())
+    message = f"{error.message} Re-read at once: {verdict.reason}"
+    entry = outcome_entry(attempt, verdict.outcome, after=now.to_api(), error_message=message, **fields)
+    record = settle(attempt, entry)
+    return ApplyResult(record.outcome, _message(record.outcome, error), error=error, record=record)
 
 
-def _outcome_message(outcome: str, error: CloudError) -> str:
+def _message(outcome: str, error: CloudError) -> str:
     if outcome == Outcome.REJECTED:
         return f"{error.summary} Nothing was applied."
     if outcome == Outcome.FAILED:
         return f"The request could not be sent ({error.message}). Nothing was applied."
-    return _UNKNOWN_MESSAGES[outcome]
+    return _MESSAGES.get(outcome, error.summary)
 
 
-_UNKNOWN_MESSAGES: dict[str, str] = {
+_MESSAGES: dict[str, str] = {
+    Outcome.APPLIED: "Change applied.",
     Outcome.RECONCILED_APPLIED: "The cloud's answer did not prove the outcome, but re-reading the service "
     "shows the change was applied.",
     Outcome.RECONCILED_NOT_APPLIED: "The cloud's answer did not prove the outcome; re-reading the service "
     "shows it was not applied.",
-    Outcome.UNKNOWN: "The cloud's answer did not prove the outcome and the service could not be re-read: "
-    "the outcome is unknown. Check the service before trying again.",
+    Outcome.UNDETERMINED: "The cloud's answer did not prove the outcome, and re-reading cannot tell either: "
+    "the service changed in another way meanwhile. It is recorded as undetermined; check the service.",
+    Outcome.UNKNOWN: "The cloud's answer did not prove the outcome and the service could not be re-read. The "
+    "change stays open — no other change to this service can be applied — until reconcile_audit settles it.",
 }
 
 
-def reconcile(
-    client: Any, service_id: str, before: EndpointService | dict[str, Any], body: dict[str, Any]
-) -> tuple[str, Any]:
-    """Re-read the service after an unknown outcome and compare it with the request.
-
-    ``before`` is the service before the request (or its API snapshot from the attempt record).
-    Returns (outcome, after-state): applied when every requested field now has the requested
-    value, not applied when the editable fields still equal ``before``, unknown otherwise.
-    """
-    try:
-        current = endpoint_service_get(client, service_id)
-    except CloudError:
-        return Outcome.UNKNOWN, None
-    now = editable_values(current)
-    if ServiceChanges.between(now, {**now, **body}).is_empty():
-        return Outcome.RECONCILED_APPLIED, current.to_api()
-    original = _editable_or_none(before)
-    if original is not None and ServiceChanges.between(original, now).is_empty():
-        return Outcome.RECONCILED_NOT_APPLIED, current.to_api()
-    return Outcome.UNKNOWN, current.to_api()
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
 
 
-def _editable_or_none(before: EndpointService | dict[str, Any]) -> dict[str, Any] | None:
-    if isinstance(before, EndpointService):
-        return editable_values(before)
-    try:
-        return editable_values(EndpointService.from_api(before))
-    except ValueError:
-        return None
-
-
-def _record(
+def _entry(
     credential: CloudCredential,
     current: EndpointService,
     request: EditRequest,
     context: recorder.Context,
     outcome: str,
     *,
-    body: dict[str, Any] | None = None,
-    attempt: AuditRecord | None = None,
-    after: Any = None,
-    error: CloudError | None = None,
-    http_status: int | None = None,
-    cloud_request_id: str = "",
-    started: float | None = None,
-) -> AuditRecord:
-    """Append one record; an outcome record (``attempt`` given) repeats the attempt's body."""
-    duration_ms = int((time.monotonic() - started) * 1000) if started is not None else None
-    if error is not None:
-        http_status, cloud_request_id = error.status or None, error.cloud_request_id
-    return recorder.append(
-        recorder.Entry(
-            action=Action.MODIFY_ENDPOINT_SERVICE,
-            target_type=TargetType.ENDPOINT_SERVICE,
-            outcome=outcome,
-            context=context,
-            credential=credential,
-            target_id=current.id,
-            target_name=current.name or current.id,
-            reason=request.reason,
-            before=current.to_api() if attempt is None else None,
-            request_body=body if attempt is None else attempt.request_body,
-            after=after,
-            http_status=http_status,
-            error_code=error.error_code if error else "",
-            error_message=error.message if error else "",
-            cloud_request_id=cloud_request_id,
-            duration_ms=duration_ms,
-            attempt=attempt,
-            restored_from=request.restored_from,
-        )
+    body: dict[str, Any],
+) -> recorder.Entry:
+    """An attempt or a conflict: the state before, the exact body, who and why."""
+    return recorder.Entry(
+        action=Action.MODIFY_ENDPOINT_SERVICE,
+        target_type=TargetType.ENDPOINT_SERVICE,
+        outcome=outcome,
+        context=context,
+        credential=credential,
+        target_id=current.id,
+        target_name=current.name or current.id,
+        reason=request.reason,
+        before=current.to_api(),
+        request_body=body,
+        restored_from=request.restored_from,
     )

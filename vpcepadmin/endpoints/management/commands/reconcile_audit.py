@@ -1,7 +1,9 @@
-"""Settle attempts that have no outcome (a crash between PUT and outcome) or an unknown one.
+"""Settle the attempts left open (a crash, or an answer that proved nothing and a failed re-read).
 
-Each such attempt's service is re-read and compared with the request; the result is appended as a
-``reconciled: applied`` / ``reconciled: not applied`` record linked to the attempt.
+Only attempts older than the longest possible apply are looked at. Each one's service is re-read and
+compared with the state before and the requested values; the result is one record linked to the
+attempt: ``reconciled: applied``, ``reconciled: not applied`` or ``undetermined`` (needs review).
+Schedule it every few minutes (README, "Deployment").
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from vpcepadmin.endpoints.reconciliation import reconcile_pending
+from vpcepadmin.changes.reconciliation import reconcile_pending
 
 
 class Command(BaseCommand):

@@ -1,0 +1,188 @@
+"""What a change is made to, and the rule that lets only one change at a time reach it.
+
+**One target = one cloud resource**: cloud + region + project + type + id, whatever stored account
+is used to reach it (two stored accounts may point at one project).
+
+**The open attempt is the lock.** An attempt record without an outcome blocks every other change to
+its target, in any process and through any stored account, until it has its outcome. It is a
+committed row, so it survives a crashed worker, a killed database session and a database restart;
+only the reconciler settles what a crash left open. The advisory lock below only orders the
+check-and-insert (and the settle): it is held for milliseconds, inside one transaction, never across
+a cloud call — so a dead session can no longer let a second change through.
+
+NOTE: design.md asks for a PostgreSQL row lock held across the call; the attempt must be committed
+before the call, so the lock is this committed row instead (issue 9, D3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Exists, Max, OuterRef, QuerySet
+
+from vpcepadmin.audit import recorder
+from vpcepadmin.audit.models import AuditRecord, Outcome, TargetType
+from vpcepadmin.credentials.models import CloudCredential
+
+# Outcome records that settle an attempt. ``unknown`` records, written before the open-attempt
+# rule, settle nothing: such an attempt is still open.
+SETTLING = tuple(value for value in Outcome.values if value not in (Outcome.ATTEMPTED, Outcome.UNKNOWN))
+
+_local_locks: dict[str, threading.Lock] = {}
+_local_guard = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Target:
+    cloud: str
+    region: str
+    project_id: str
+    target_type: str
+    target_id: str
+
+    @classmethod
+    def service(cls, credential: CloudCredential, service_id: str) -> Target:
+        return cls(
+            credential.cloud,
+            credential.region,
+            credential.project_id,
+            TargetType.ENDPOINT_SERVICE,
+            service_id,
+        )
+
+    @classmethod
+    def of_record(cls, record: AuditRecord) -> Target:
+        return cls(record.cloud, record.region, record.project_id, record.target_type, record.target_id)
+
+    @property
+    def key(self) -> str:
+        return "/".join((self.cloud, self.region, self.project_id, self.target_type, self.target_id))
+
+    def records(self) -> QuerySet[AuditRecord]:
+        return AuditRecord.objects.filter(
+            cloud=self.cloud,
+            region=self.region,
+            project_id=self.project_id,
+            target_type=self.target_type,
+            target_id=self.target_id,
+        )
+
+    def credentials(self) -> QuerySet[CloudCredential]:
+        """Every stored account that reaches this target's project."""
+        return CloudCredential.objects.filter(
+            cloud=self.cloud, region=self.region, project_id=self.project_id
+        )
+
+
+def open_attempts(records: QuerySet[AuditRecord] | None = None) -> QuerySet[AuditRecord]:
+    """Attempts (among ``records``) that have no settling outcome yet, oldest first."""
+    settled = AuditRecord.objects.filter(attempt=OuterRef("pk"), outcome__in=SETTLING)
+    attempts = (AuditRecord.objects.all() if records is None else records).filter(outcome=Outcome.ATTEMPTED)
+    return attempts.exclude(Exists(settled)).order_by("seq")
+
+
+def open_attempt(target: Target) -> AuditRecord | None:
+    """The attempt that holds ``target`` now, if any."""
+    return open_attempts(target.records()).first()
+
+
+def last_attempt_seq(target: Target) -> int:
+    """The newest attempt on ``target`` (0 when none): a change that reads the target first and
+    claims it afterwards knows by this whether another change began in between."""
+    newest: int | None = target.records().filter(outcome=Outcome.ATTEMPTED).aggregate(Max("seq"))["seq__max"]
+    return newest or 0
+
+
+def settling_outcome(attempt: AuditRecord) -> AuditRecord | None:
+    return AuditRecord.objects.filter(attempt=attempt, outcome__in=SETTLING).order_by("seq").first()
+
+
+@contextmanager
+def ordered(target: Target) -> Iterator[None]:
+    """One transaction in which nobody else checks or changes ``target``'s open attempt.
+
+    PostgreSQL: a transaction-level advisory lock (released at commit or when the session dies).
+    Other databases (the SQLite demo, one process): a lock per target in this process.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_number(target)])
+            yield
+            return
+        with _local_guard:
+            lock = _local_locks.setdefault(target.key, threading.Lock())
+        with lock:
+            yield
+
+
+def _lock_number(target: Target) -> int:
+    digest = hashlib.sha256(f"vpcepadmin:target:{target.key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@dataclass(frozen=True)
+class Held:
+    """``target`` is held by ``attempt`` (its author and time are on the record)."""
+
+    attempt: AuditRecord
+
+
+@dataclass(frozen=True)
+class Moved:
+    """Another change began on ``target`` after it was read: read it again."""
+
+
+def claim(target: Target, read_after: int, entry: recorder.Entry) -> AuditRecord | Held | Moved:
+    """Commit the attempt ``entry`` unless ``target`` is held, or another attempt began after the
+    one numbered ``read_after`` (so the state the caller compared may be stale)."""
+    with ordered(target):
+        holder = open_attempt(target)
+        if holder is not None:
+            return Held(holder)
+        if last_attempt_seq(target) > read_after:
+            return Moved()
+        return recorder.append(entry)
+
+
+def settle(attempt: AuditRecord, entry: recorder.Entry) -> AuditRecord:
+    """Append the one outcome of ``attempt``; when somebody settled it first, return theirs.
+
+    A database constraint (one settling outcome per attempt) backs this up.
+    """
+    with ordered(Target.of_record(attempt)):
+        existing = settling_outcome(attempt)
+        if existing is not None:
+            return existing
+        return recorder.append(entry)
+
+
+def outcome_entry(
+    attempt: AuditRecord,
+    outcome: str,
+    *,
+    context: recorder.Context | None = None,
+    credential: CloudCredential | None = None,
+    **fields: Any,
+) -> recorder.Entry:
+    """The record that settles ``attempt``: its target, reason and body repeated, linked to it."""
+    return recorder.Entry(
+        action=attempt.action,
+        target_type=attempt.target_type,
+        outcome=outcome,
+        context=context or recorder.Context(),
+        credential=credential or attempt.credential,
+        target_id=attempt.target_id,
+        target_name=attempt.target_name,
+        reason=attempt.reason,
+        request_body=attempt.request_body,
+        attempt=attempt,
+        restored_from=attempt.restored_from,
+        **fields,
+    )
