@@ -141,3 +141,15 @@ def test_csv_fields_with_commas_quotes_and_line_breaks_read_back_exactly(viewer_
     assert row["error_message"] == 'say "no"'
     assert json.loads(row["request_body"]) == {"description": 'a "b", c'}
     assert row["hash"] == made.hash
+
+
+def test_an_export_leaves_out_an_invalid_filter_exactly_as_the_list_does(viewer_client, db) -> None:
+    kept = [record(outcome="rejected", reason="refused"), record(outcome="rejected", reason="again")]
+    record(outcome="applied")
+    query = "outcome=rejected&until=9999-12-31T23:59&since=%C2%B2"
+    document = json.loads(_body(viewer_client.get(f"/audit/export.json?{query}")))
+    assert document["export"]["filter"] == {"outcome": "rejected"}
+    assert [item["seq"] for item in document["records"]] == [r.seq for r in kept]
+    comments, rows = _csv(viewer_client.get(f"/audit/export.csv?{query}"))
+    assert comments[1] == "# filter: outcome=rejected"
+    assert [int(row["seq"]) for row in rows] == [r.seq for r in kept]

@@ -204,3 +204,38 @@ def test_a_time_range_gives_the_same_records_bounded_by_sequence_or_not(viewer_c
         response = viewer_client.get("/audit/?since=2026-03-02T00:00&until=2026-03-03T23:59")
         assert set(_seqs(response)) == {log["test_applied"].seq, log["rejected"].seq}
         assert _seqs(viewer_client.get("/audit/?since=2027-01-01T00:00")) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ("until=9999-12-31T23:59", "To (UTC) — Enter a date/time between 2000-01-01 and 9000-12-31."),
+        ("since=0001-01-01T00:00", "From (UTC) — Enter a date/time between 2000-01-01 and 9000-12-31."),
+        ("until=10000-01-01T00:00", "To (UTC) — Enter a valid date/time."),
+        ("since=%D9%A2%D9%A0%D9%A2%D9%A6-03-02T12:00", "From (UTC) — Enter a valid date/time."),
+        ("until=2026-03-02T12:00%2B99:00", "To (UTC) — Enter a valid date/time."),
+    ],
+)
+def test_it_says_so_above_the_table_when_a_date_is_out_of_range_or_not_ascii(
+    viewer_client, log, query, said
+) -> None:
+    response = viewer_client.get(f"/audit/?{query}&outcome=rejected")
+    assert response.status_code == 200
+    assert f"Ignored 1 filter: {said}" in text(response)
+    assert _seqs(response) == [log["rejected"].seq]
+
+
+@pytest.mark.parametrize("cursor", ["²", "١٢", "-1", "0", "1_0", str(10**30), " 3", ""])
+def test_it_shows_the_newest_page_for_a_cursor_that_is_not_a_sequence_number(
+    viewer_client, log, cursor
+) -> None:
+    for name in ("before", "after"):
+        response = viewer_client.get("/audit/", {name: cursor})
+        assert response.status_code == 200
+        assert set(_seqs(response)) == {made.seq for made in log.values()}
+
+
+def test_a_date_with_an_offset_is_read_in_utc_and_kept_in_utc(viewer_client, log) -> None:
+    response = viewer_client.get("/audit/?since=2026-03-02T14:00%2B02:00&until=2026-03-03T23:59Z")
+    assert set(_seqs(response)) == {log["test_applied"].seq, log["rejected"].seq}
+    assert "since=2026-03-02T12%3A00" in response.content.decode()

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+from django.conf import settings
+from django.test import override_settings
 from django.views.debug import ExceptionReporter
 
 from tests import seeds
 from tests.test_credentials_pages import _form
 from vpcepadmin.audit.models import AuditRecord
 from vpcepadmin.credentials.models import CloudCredential
+from vpcepadmin.error_reports import SecretHidingReporterFilter
 
 SECRETS = (seeds.SECRET_KEY, seeds.PASSWORD)
 
@@ -69,3 +73,90 @@ def test_an_error_report_hides_posted_secrets(admin_client_, simulator, rf) -> N
     assert "secret_key" in report  # the POST section is there, with the secret fields masked
     assert "********************" in report
     _assert_clean(report)
+
+
+ANCHOR_KEY = "test-only-anchor-key-never-shown-0123456789"
+BROKEN_FERNET_KEY = "not-a-fernet-key-but-a-secret-all-the-same"
+DATABASE_PASSWORD = "database-password-0042"
+DATABASE_URL = f"postgres://vpcepadmin:{DATABASE_PASSWORD}@db.internal:5432/vpcepadmin"
+
+
+def _token_form(url: str) -> dict[str, str]:
+    return _form(
+        url,
+        auth_method="password",
+        access_key="",
+        secret_key="",
+        iam_username=seeds.USERNAME,
+        domain_name=seeds.DOMAIN_NAME,
+        password=seeds.PASSWORD,
+    )
+
+
+@pytest.mark.parametrize("accept", ["text/html", "text/plain"])
+@pytest.mark.parametrize("form", [_form, _token_form], ids=["access key", "password"])
+def test_it_shows_no_posted_secret_on_a_debug_error_page(admin_client_, simulator, accept, form) -> None:
+    """VPCEPADMIN_DEBUG=1 and no Fernet key: the technical 500 page lists the frame whose
+    ``plaintext`` is the secret being encrypted, and the POST data — all of it masked."""
+    admin_client_.raise_request_exception = False
+    with override_settings(DEBUG=True, FERNET_KEYS=[]):
+        response = admin_client_.post("/credentials/new/", form(simulator.url), HTTP_ACCEPT=accept)
+    page = response.content.decode()
+    assert response.status_code == 500
+    assert "NoEncryptionKey" in page and "plaintext" in page  # Django's debug page, with the frames
+    assert "********************" in page
+    _assert_clean(page)
+    assert seeds.ACCESS_KEY not in page
+
+
+@pytest.mark.parametrize("accept", ["text/html", "text/plain"])
+def test_it_shows_no_configured_secret_on_a_debug_error_page(admin_client_, simulator, accept) -> None:
+    """A key that is not a Fernet key makes the encryption fail; neither it, the other secret
+    settings nor a password in the environment (``runserver`` puts it in ``META``) is shown."""
+    admin_client_.raise_request_exception = False
+    broken = {"DEBUG": True, "FERNET_KEYS": [BROKEN_FERNET_KEY], "AUDIT_ANCHOR_KEY": ANCHOR_KEY}
+    with override_settings(**broken):
+        response = admin_client_.post(
+            "/credentials/new/",
+            _form(simulator.url),
+            HTTP_ACCEPT=accept,
+            DATABASE_URL=DATABASE_URL,
+            VPCEPADMIN_AUDIT_ANCHOR_KEY=ANCHOR_KEY,
+            VPCEPADMIN_SECRET_KEY=settings.SECRET_KEY,
+        )
+    page = response.content.decode()
+    assert response.status_code == 500
+    assert "Fernet key must be 32 url-safe base64-encoded bytes" in page
+    assert "DATABASE_URL" in page and "db.internal" in page  # the environment is there, masked
+    for secret in (BROKEN_FERNET_KEY, ANCHOR_KEY, settings.SECRET_KEY, DATABASE_PASSWORD):
+        assert secret not in page
+    _assert_clean(page)
+
+
+def test_it_hides_secret_fields_even_where_a_view_forgot_to_mark_them(rf) -> None:
+    request = rf.post(
+        "/anywhere/",
+        {"password": seeds.PASSWORD, "secret_key": seeds.SECRET_KEY, "access_key": "AK1", "name": "kept"},
+    )
+    reporter = SecretHidingReporterFilter()
+    shown = reporter.get_post_parameters(request)
+    assert shown["name"] == "kept"
+    assert {shown[name] for name in ("password", "secret_key", "access_key")} == {"********************"}
+    assert reporter.is_active(request)
+
+
+def test_it_hides_a_local_variable_holding_a_posted_secret_whatever_its_name(rf) -> None:
+    request = rf.post("/anywhere/", {"password": seeds.PASSWORD})
+
+    def fails(typed: str, options: dict[str, str]) -> None:
+        raise ValueError("cannot sign in")
+
+    try:
+        fails(seeds.PASSWORD, {"password": seeds.FOREIGN_PASSWORD, "url": DATABASE_URL})
+    except ValueError:
+        import sys
+
+        report = ExceptionReporter(request, *sys.exc_info()).get_traceback_html()
+    assert "typed" in report and "options" in report and "db.internal" in report  # the frame's locals
+    for secret in (seeds.PASSWORD, seeds.FOREIGN_PASSWORD, DATABASE_PASSWORD):
+        assert secret not in report

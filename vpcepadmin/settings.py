@@ -254,6 +254,9 @@ LOGGING = {
     },
 }
 
+# Error pages and e-mails hide every secret, in DEBUG too (posted, in settings, in local variables).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "vpcepadmin.error_reports.SecretHidingReporterFilter"
+
 # --- secrets of stored cloud accounts (MultiFernet, newest key first; independent of SECRET_KEY) -------
 FERNET_KEYS = env_list("VPCEPADMIN_FERNET_KEYS")
 

@@ -23,6 +23,7 @@ from django.db.models.expressions import RawSQL
 
 from vpcepadmin.audit.models import Action, AuditRecord, Outcome, TargetType
 from vpcepadmin.credentials.models import CloudCredential
+from vpcepadmin.request_values import StrictDateTimeField
 
 SEARCH_FIELDS = ("actor_username", "credential_name", "target_name", "reason", "error_code", "error_message")
 # A time range holding at most this many records is also bounded by their sequence numbers.
@@ -31,7 +32,12 @@ SERVICE_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA
 
 
 class AuditFilterForm(forms.Form):
-    """The filters as the query string carries them (``since``/``until`` in UTC, minute precision)."""
+    """The filters as the query string carries them (``since``/``until`` in UTC, minute precision).
+
+    Dates are read strictly (``request_values``): ASCII ISO 8601 between 2000 and 9000, so that the
+    end of ``until``'s minute is always a datetime. ``account`` is matched against the stored
+    accounts' ids as text before it is made an int, so only an existing id passes.
+    """
 
     q = forms.CharField(label="Search", required=False, max_length=200)
     actor = forms.CharField(label="Actor", required=False, max_length=150)
@@ -41,8 +47,8 @@ class AuditFilterForm(forms.Form):
     outcome = forms.ChoiceField(
         label="Outcome", required=False, choices=[("", "Any outcome"), *Outcome.choices]
     )
-    since = forms.DateTimeField(label="From (UTC)", required=False)
-    until = forms.DateTimeField(label="To (UTC)", required=False)
+    since = StrictDateTimeField(label="From (UTC)", required=False)
+    until = StrictDateTimeField(label="To (UTC)", required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

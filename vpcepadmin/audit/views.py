@@ -17,11 +17,14 @@ from vpcepadmin.audit.integrity import badge
 from vpcepadmin.audit.models import AuditRecord
 from vpcepadmin.audit.queries import page
 from vpcepadmin.htmx import render_page
+from vpcepadmin.request_values import parse_int
+
+MAX_SEQ = 2**62 - 1  # far beyond any chain, well inside a bigint
 
 
 def _cursor(request: HttpRequest, name: str) -> int | None:
-    value = request.GET.get(name, "")
-    return int(value) if value.isdigit() and 0 < int(value) < 2**62 else None
+    """A page's ``before``/``after`` sequence number; anything else is no cursor (the newest page)."""
+    return parse_int(request.GET.get(name), low=1, high=MAX_SEQ)
 
 
 @require_GET

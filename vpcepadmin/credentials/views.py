@@ -15,6 +15,9 @@ from vpcepadmin.credentials import services
 from vpcepadmin.credentials.forms import CloudCredentialForm
 from vpcepadmin.credentials.models import CloudCredential
 
+# Fields of the account form that error reports never show (the access key ID is shown masked only).
+SECRET_FIELDS = ("secret_key", "password", "access_key")
+
 
 @require_GET
 @permission_required(roles.VIEW, raise_exception=True)
@@ -30,7 +33,7 @@ def credential_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "credentials/detail.html", {"credential": credential, "account": credential})
 
 
-@sensitive_post_parameters("secret_key", "password")
+@sensitive_post_parameters(*SECRET_FIELDS)
 @require_http_methods(["GET", "POST"])
 @permission_required(roles.ADD_ACCOUNT, raise_exception=True)
 def credential_create(request: HttpRequest) -> HttpResponse:
@@ -44,7 +47,7 @@ def credential_create(request: HttpRequest) -> HttpResponse:
     return render(request, "credentials/form.html", {"form": form})
 
 
-@sensitive_post_parameters("secret_key", "password")
+@sensitive_post_parameters(*SECRET_FIELDS)
 @require_http_methods(["GET", "POST"])
 @permission_required(roles.CHANGE_ACCOUNT, raise_exception=True)
 def credential_edit(request: HttpRequest, pk: int) -> HttpResponse:
