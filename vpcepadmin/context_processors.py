@@ -5,9 +5,28 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest
 
+from vpcepadmin import roles
+from vpcepadmin.cloud.auth import token_cache_outage
+
 
 def site(request: HttpRequest) -> dict[str, object]:
     return {
         "simulator_enabled": settings.SIMULATOR_ENABLED,
         "request_id": getattr(request, "request_id", ""),
+        "cache_outage": _cache_outage_for(request),
     }
+
+
+def _cache_outage_for(request: HttpRequest) -> object:
+    """The token cache's outage for admins (who can fix the configuration), None for everyone else.
+
+    Costs nothing while the cache is healthy: the user's permissions are only looked at during an
+    outage.
+    """
+    outage = token_cache_outage()
+    if outage is None:
+        return None
+    user = getattr(request, "user", None)
+    if user is None or not user.has_perm(roles.CHANGE_ACCOUNT):
+        return None
+    return outage

@@ -1,4 +1,4 @@
-"""Project-wide middleware: request ids, sign-in everywhere, no caching of authenticated pages."""
+"""Project-wide middleware: request ids, the health check, sign-in everywhere, no caching of signed-in pages."""
 
 from __future__ import annotations
 
@@ -17,9 +17,27 @@ from django.shortcuts import resolve_url
 from django_htmx.http import HttpResponseClientRedirect
 
 from vpcepadmin.logsetup import request_id_var
+from vpcepadmin.views import health_response
 
 # The app request id travels with the request, the log lines and the audit records.
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+
+
+class HealthCheckMiddleware:
+    """Answer ``GET``/``HEAD /healthz`` before any session, user or CSRF middleware runs.
+
+    Guarantees: the health check never reads a session cookie or the session table, never looks at
+    the user, and answers 503 (not 500) when the database does not answer. It sits after the
+    middlewares that only add headers, so its answer carries them too.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if request.path_info == "/healthz" and request.method in ("GET", "HEAD"):
+            return health_response()
+        return self.get_response(request)
 
 
 class RequestIdMiddleware:

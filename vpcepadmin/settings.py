@@ -10,6 +10,7 @@ import contextlib
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 import django_stubs_ext
@@ -76,12 +77,14 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Answers GET /healthz itself: after the header-only middlewares, before sessions and users.
+    "vpcepadmin.middleware.HealthCheckMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "vpcepadmin.middleware.LoginRequiredMiddleware",
     "vpcepadmin.middleware.NoStoreMiddleware",
@@ -128,13 +131,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # IAM tokens live in the cache; several app processes must share it (Redis in production).
+# A down or hung Redis must cost little: redis-py waits 5 s by default, and the token cache falls
+# back to a fetch per call on any cache error (vpcepadmin.cloud.auth). Django's RedisCache passes
+# OPTIONS to redis-py's connection pool.
+REDIS_CACHE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 _cache_url = env_str("VPCEPADMIN_CACHE_URL")
 if _cache_url:
-    CACHES = {
+    CACHES: dict[str, dict[str, Any]] = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": _cache_url,
             "KEY_PREFIX": "vpcepadmin",
+            "OPTIONS": dict(REDIS_CACHE_OPTIONS),
         }
     }
 else:

@@ -25,3 +25,6 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]
+
+# A database that does not answer gets a plain 503 page instead of the 500 page (vpcepadmin.views).
+handler500 = "vpcepadmin.views.server_error"
