@@ -138,6 +138,7 @@ def test_an_undetermined_outcome_is_listed_for_review(admin_client, account, ser
     page = admin_client.get("/audit/?outcome=undetermined").content.decode()
     assert "Undetermined (needs review)" in page
     assert f"/audit/{AuditRecord.objects.get(attempt=attempt).pk}/" in page
+    assert "1 outcome needs review" in admin_client.get("/audit/").content.decode()
 
 
 # --- one target, one outcome ------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from vpcepadmin.audit.anchors import AnchorFile, AnchorProblem, read_anchors
 from vpcepadmin.audit.chain import hashed_values, record_hash
-from vpcepadmin.audit.models import AuditChainHead, AuditRecord, VerificationRun
+from vpcepadmin.audit.models import AuditChainHead, AuditRecord, Outcome, VerificationRun
 from vpcepadmin.audit.verification import ChainReport, ChainStart, chain_start, verify_chain
 
 
@@ -103,12 +103,19 @@ class Badge:
 
     run: VerificationRun | None
     newer: int = 0
+    needs_review: int = 0  # outcomes recorded as undetermined: a person must look at the service
+
+
+REVIEW_SHOWN = 100
 
 
 def badge() -> Badge:
     run = VerificationRun.objects.order_by("-id").first()
     head = AuditChainHead.objects.filter(id=1).values_list("seq", flat=True).first() or 0
-    return Badge(run, max(0, head - run.last_seq) if run and run.ok else 0)
+    # Bounded and through the (outcome, seq) index, never a COUNT: the page stays flat at any size.
+    undetermined = AuditRecord.objects.filter(outcome=Outcome.UNDETERMINED).values_list("pk", flat=True)
+    needs_review = len(undetermined[:REVIEW_SHOWN])
+    return Badge(run, max(0, head - run.last_seq) if run and run.ok else 0, needs_review)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ OUTCOME_CLASSES: dict[str, str] = {
     Outcome.UNKNOWN: "text-bg-warning",
     Outcome.CONFLICT: "text-bg-warning",
     Outcome.RECONCILED_NOT_APPLIED: "text-bg-info",
+    Outcome.UNDETERMINED: "text-bg-danger",
     Outcome.ATTEMPTED: "text-bg-secondary",
     Outcome.RECORDED: "text-bg-light border",
 }
