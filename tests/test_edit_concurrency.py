@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from tests import seeds
-from tests.dashboard import client_for, make_user
+from tests.dashboard import client_for, make_account, make_user
 from tests.editing import Editor
 from vpcepadmin.audit.models import AuditRecord, Outcome
 from vpcepadmin.audit.verification import verify_chain
@@ -64,4 +64,33 @@ def test_exactly_one_of_two_simultaneous_changes_wins_every_time(simulator, acco
     outcomes = [record.outcome for record in AuditRecord.objects.order_by("seq")]
     assert outcomes.count(Outcome.APPLIED) == ROUNDS
     assert outcomes.count(Outcome.CONFLICT) == ROUNDS
+    assert verify_chain().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_stored_accounts_of_one_project_are_one_target(simulator, account) -> None:
+    """D2: each operator edits through a different stored account of the same project; before, both
+    re-read the old state, both PUT, and one change silently overwrote the other."""
+    second = make_account(simulator.url, name="Same project, second account")
+    operators = [client_for(make_user("operator", username=f"acct{i}")) for i in range(2)]
+    service_id = simulator.seed["endpoint_services"][0]["id"]
+    changes = [{"description": "through account one"}, {"description": "through account two"}]
+    for round_ in range(10):
+        simulator.reset(seeds.standard_seed())
+        simulator.add_fault(action="latency", seconds=0.5, match={"method": "PUT"})
+        editors = [
+            Editor(operators[0], account.pk, service_id),
+            Editor(operators[1], second.pk, service_id),
+        ]
+        for editor, change in zip(editors, changes, strict=True):
+            editor.load()
+            assert editor.submit("review", **change).templates[0].name == "endpoints/review.html"
+        responses = _apply_together(editors, changes)
+        assert sorted(r.status_code for r in responses) == [200, 302], f"round {round_}"
+        assert len(simulator.journal(method="PUT")) == 1, f"round {round_}: both changes were sent"
+        winner = changes[[r.status_code for r in responses].index(302)]
+        current = simulator.control.state()["endpoint_services"][0]
+        assert current["description"] == winner["description"]
+        loser = next(r for r in responses if r.status_code == 200)
+        assert loser.templates[0].name == "endpoints/conflict.html"
     assert verify_chain().ok
