@@ -151,6 +151,14 @@ def claim(target: Target, read_after: int, entry: recorder.Entry) -> AuditRecord
         return recorder.append(entry)
 
 
+def after_the_call() -> None:
+    """The database session may have died while the cloud call was out (a restart, a terminated
+    backend): start the next query on a live one. One ``SELECT 1``; nothing when inside a
+    transaction (that one is gone with its session and is not ours to replace)."""
+    if not connection.in_atomic_block and connection.connection is not None and not connection.is_usable():
+        connection.close()
+
+
 def settle(attempt: AuditRecord, entry: recorder.Entry) -> AuditRecord:
     """Append the one outcome of ``attempt``; when somebody settled it first, return theirs.
 

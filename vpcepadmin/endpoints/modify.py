@@ -31,6 +31,7 @@ from vpcepadmin.budget import Budget
 from vpcepadmin.changes.targets import (
     Held,
     Target,
+    after_the_call,
     claim,
     last_attempt_seq,
     open_attempt,
@@ -132,7 +133,7 @@ def modify_endpoint_service(
         claimed = claim(target, read_after, entry)
         if isinstance(claimed, AuditRecord):
             return _send(credential, client, current, changes, context, claimed)
-        if isinstance(claimed, Held) and not _released(target, wait_until):
+        if isinstance(claimed, Held) and not _released(claimed.attempt, target, wait_until, budget):
             return _busy(claimed.attempt)
         if time.monotonic() >= wait_until:
             return _busy(open_attempt(target))
@@ -172,8 +173,14 @@ def _prepare(
     return current, changes
 
 
-def _released(target: Target, until: float) -> bool:
-    """Wait for the change that holds ``target`` to get its outcome; False when ``until`` passed first."""
+def _released(holder: AuditRecord, target: Target, until: float, budget: Budget) -> bool:
+    """Wait for the change that holds ``target`` to get its outcome; False when ``until`` passed first.
+
+    An attempt older than a whole apply has no process left to finish it (only the reconciler
+    will): waiting for it would only hold this worker, so the answer is no at once.
+    """
+    if (timezone.now() - holder.created_at).total_seconds() > budget.apply_deadline:
+        return False
     while time.monotonic() < until:
         time.sleep(POLL_SECONDS)
         if open_attempt(target) is None:
@@ -206,7 +213,9 @@ def _send(
     try:
         result = endpoint_service_update(client, current.id, changes)
     except CloudError as exc:
+        after_the_call()
         return _after_failure(credential, client, current, context, attempt, exc, started)
+    after_the_call()
     record = settle(
         attempt,
         outcome_entry(
