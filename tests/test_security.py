@@ -14,15 +14,29 @@ from django.test import Client
 
 from tests import seeds
 from tests.dashboard import client_for
+from vpcepadmin.middleware import PERMISSIONS_POLICY
 
 ROOT = Path(__file__).resolve().parent.parent
+SECRETS = ("VPCEPADMIN_SECRET_KEY", "VPCEPADMIN_FERNET_KEYS")
+# The README's production settings ("Deployment", the block `.ci/run` checks), with throwaway
+# secrets of production length. PostgreSQL and Redis: the checks warn on SQLite and a per-process cache.
 PROD_ENV = {
     "VPCEPADMIN_SECRET_KEY": "prod-like-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGH",
     "VPCEPADMIN_FERNET_KEYS": "Y2hlY2stb25seS1mZXJuZXQta2V5LTAwMDAwMDAwMDA=",
     "VPCEPADMIN_ALLOWED_HOSTS": "vpcepadmin.example.com",
-    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/vpcepadmin",
-    "VPCEPADMIN_CACHE_URL": "redis://127.0.0.1:6379/0",
+    "VPCEPADMIN_CSRF_TRUSTED_ORIGINS": "https://vpcepadmin.example.com",
+    "VPCEPADMIN_BEHIND_TLS_PROXY": "1",
+    "VPCEPADMIN_TRUSTED_PROXY_HEADER": "HTTP_X_FORWARDED_FOR",
+    "DATABASE_URL": "postgres://vpcepadmin_app@db.example.com:5432/vpcepadmin",
+    "VPCEPADMIN_CACHE_URL": "redis://redis.example.com:6379/0",
 }
+
+
+def documented_production_settings() -> dict[str, str]:
+    """The ``# production settings`` block of README.md ("Deployment"): the settings, not the secrets."""
+    block = (ROOT / "README.md").read_text().split("# production settings\n", 1)[1].split("```", 1)[0]
+    pairs = [line.strip().split("=", 1) for line in block.splitlines() if line.strip()]
+    return dict(pairs)
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -46,6 +60,19 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 def test_a_production_configuration_passes_the_deploy_checks() -> None:
     result = _manage("check", "--deploy", "--fail-level", "WARNING", **PROD_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_it_checks_exactly_the_production_settings_the_readme_documents() -> None:
+    documented = documented_production_settings()
+    assert documented == {name: value for name, value in PROD_ENV.items() if name not in SECRETS}
+    assert documented["DATABASE_URL"].startswith("postgres://")
+    assert documented["VPCEPADMIN_CACHE_URL"].startswith("redis://")
+
+
+def test_ci_runs_the_deploy_checks_with_the_documented_settings() -> None:
+    script = (ROOT / ".ci" / "run").read_text()
+    assert "manage.py check --deploy --fail-level WARNING" in script
+    assert "# production settings" in script  # the README block it reads
 
 
 @pytest.mark.parametrize(
@@ -91,8 +118,47 @@ def test_every_response_carries_the_security_headers(viewer_client, account, sim
         assert response["X-Content-Type-Options"] == "nosniff"
         assert response["Referrer-Policy"] == "same-origin"
         assert response["X-Frame-Options"] == "DENY"
+        assert response["Permissions-Policy"] == PERMISSIONS_POLICY, url
         assert len(response["X-Request-ID"]) == 32
     assert viewer_client.get("/").get("Cache-Control") == "no-store"
+    assert viewer_client.get("/static/js/app.js")["Permissions-Policy"] == PERMISSIONS_POLICY
+
+
+# A feature the app's own scripts use, and the call that would show it (static/js, templates).
+FEATURE_CALLS = {
+    "camera": "getUserMedia",
+    "microphone": "getUserMedia",
+    "display-capture": "getDisplayMedia",
+    "geolocation": "geolocation",
+    "fullscreen": "requestFullscreen",
+    "payment": "PaymentRequest",
+    "usb": "navigator.usb",
+    "serial": "navigator.serial",
+    "hid": "navigator.hid",
+    "midi": "requestMIDIAccess",
+    "clipboard-read": "clipboard.read",
+    "publickey-credentials-get": "credentials.get",
+    "publickey-credentials-create": "credentials.create",
+    "screen-wake-lock": "wakeLock",
+    "picture-in-picture": "requestPictureInPicture",
+    "sync-xhr": ".open(",  # the app makes no XHR itself; htmx's are asynchronous
+}
+
+
+def test_it_denies_the_browser_features_the_app_does_not_use(client, db) -> None:
+    policy = client.get("/accounts/login/")["Permissions-Policy"]
+    directives = dict(item.split("=", 1) for item in policy.split(", "))
+    assert set(directives.values()) == {"()"}  # denied to every origin, this one included
+    for feature in ("camera", "microphone", "geolocation", "payment", "usb", "fullscreen", "sync-xhr"):
+        assert directives[feature] == "()", feature
+    assert {"browsing-topics", "interest-cohort"} <= directives.keys()
+    assert "clipboard-write" not in directives  # the copy buttons write to the clipboard
+    scripts = [
+        p.read_text() for p in [*(ROOT / "static").rglob("*.js"), *(ROOT / "templates").rglob("*.html")]
+    ]
+    for feature, call in FEATURE_CALLS.items():
+        assert feature in directives, feature
+        assert not any(call in text for text in scripts), f"the app uses {feature} ({call})"
 
 
 def test_state_changing_posts_need_a_csrf_token(admin_user, account) -> None:

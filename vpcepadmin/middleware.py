@@ -1,4 +1,5 @@
-"""Project-wide middleware: request ids, the health check, sign-in everywhere, no caching of signed-in pages."""
+"""Project-wide middleware: request ids, the Permissions-Policy header, the health check, sign-in everywhere,
+no caching of signed-in pages."""
 
 from __future__ import annotations
 
@@ -21,6 +22,56 @@ from vpcepadmin.views import health_response
 
 # The app request id travels with the request, the log lines and the audit records.
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+
+# Browser features the app never uses, denied to every origin: the page and any frame in it.
+# Clipboard writing stays allowed: the copy buttons use it (static/js/app.js). Only names that
+# Chromium recognises are listed: it warns in the console about any other (e.g. battery).
+DENIED_FEATURES = (
+    "accelerometer",
+    "autoplay",
+    "browsing-topics",
+    "camera",
+    "clipboard-read",
+    "display-capture",
+    "encrypted-media",
+    "fullscreen",
+    "gamepad",
+    "geolocation",
+    "gyroscope",
+    "hid",
+    "identity-credentials-get",
+    "idle-detection",
+    "interest-cohort",
+    "local-fonts",
+    "magnetometer",
+    "microphone",
+    "midi",
+    "otp-credentials",
+    "payment",
+    "picture-in-picture",
+    "publickey-credentials-create",
+    "publickey-credentials-get",
+    "screen-wake-lock",
+    "serial",
+    "storage-access",
+    "sync-xhr",
+    "usb",
+    "window-management",
+    "xr-spatial-tracking",
+)
+PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in DENIED_FEATURES)
+
+
+class PermissionsPolicyMiddleware:
+    """Every response carries ``Permissions-Policy`` denying ``DENIED_FEATURES`` (a view's own header wins)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        response.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        return response
 
 
 class HealthCheckMiddleware:
