@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -94,3 +95,37 @@ def test_two_stored_accounts_of_one_project_are_one_target(simulator, account) -
         loser = next(r for r in responses if r.status_code == 200)
         assert loser.templates[0].name == "endpoints/conflict.html"
     assert verify_chain().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_read_that_overlaps_another_change_is_never_taken_for_the_current_state(simulator, account) -> None:
+    """Found by the soak: B read the service while A's PUT was out; A's outcome was written before B
+    claimed, so B's claim saw nothing open and no newer attempt, and B's PUT overwrote A's change.
+    (On SQLite the test database serialises the two threads, so only the PostgreSQL run can race.)"""
+    service_id = simulator.seed["endpoint_services"][0]["id"]
+    first, second = (
+        Editor(client_for(make_user("operator", username=f"ovl{i}")), account.pk, service_id)
+        for i in range(2)
+    )
+    for editor, text in ((first, "n=1 from A"), (second, "n=1 from B")):
+        editor.load()
+        assert editor.submit("review", description=text).templates[0].name == "endpoints/review.html"
+    simulator.add_fault(action="latency", seconds=0.3, match={"method": "PUT"}, count=1)
+    results: list = []
+    thread = threading.Thread(
+        target=lambda: results.append(first.submit("apply", reason="A", description="n=1 from A"))
+    )
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not AuditRecord.objects.filter(outcome=Outcome.ATTEMPTED).exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    # B's re-read is answered slowly: the state it reports is read at once, before A's PUT lands.
+    simulator.add_fault(action="drip", interval=0.1, chunk=40, match={"method": "GET"}, count=1)
+    response = second.submit("apply", reason="B", description="n=1 from B")
+    thread.join(timeout=30)
+    connection.close()
+    assert results[0].status_code == 302
+    assert response.templates[0].name == "endpoints/conflict.html"
+    assert len(simulator.journal(method="PUT")) == 1
+    assert simulator.control.state()["endpoint_services"][0]["description"] == "n=1 from A"

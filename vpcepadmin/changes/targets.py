@@ -127,6 +127,18 @@ def _lock_number(target: Target) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+def standing(target: Target) -> tuple[AuditRecord | None, int]:
+    """Before reading ``target``: the attempt that holds it (then wait), else the newest attempt's
+    number, every attempt up to which has its outcome — so a read taken now shows their effect.
+
+    NOTE: a read taken while an attempt is open may return the state before that attempt's call
+    lands; if the attempt then settles before this change claims, nothing newer than the number
+    would show it (found by bench/soak.py). So a change reads only when nothing is open.
+    """
+    with ordered(target):
+        return open_attempt(target), last_attempt_seq(target)
+
+
 @dataclass(frozen=True)
 class Held:
     """``target`` is held by ``attempt`` (its author and time are on the record)."""

@@ -33,10 +33,10 @@ from vpcepadmin.changes.targets import (
     Target,
     after_the_call,
     claim,
-    last_attempt_seq,
     open_attempt,
     outcome_entry,
     settle,
+    standing,
 )
 from vpcepadmin.changes.verdicts import judge
 from vpcepadmin.cloud.client import VpcepClient
@@ -124,7 +124,11 @@ def modify_endpoint_service(
     target = Target.service(credential, service_id)
     wait_until = started + min(budget.lock_wait, budget.apply_deadline)
     while True:
-        read_after = last_attempt_seq(target)
+        holder, read_after = standing(target)
+        if holder is not None:
+            if not _released(holder, target, wait_until, budget):
+                return _busy(holder)
+            continue  # read only once nothing is open: the read then shows every settled change
         prepared = _prepare(credential, client, service_id, version, request, context)
         if isinstance(prepared, ApplyResult):
             return prepared
