@@ -19,6 +19,7 @@ FAST = NetworkPolicy(
     backoff_base=0.01,
     backoff_max=0.05,
     retry_after_max=0.2,
+    allow_loopback=True,  # the simulator listens on 127.0.0.1
 )
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from unittest import mock
 
+import pytest
 from django.http import StreamingHttpResponse
 
 from tests import seeds
@@ -153,3 +155,59 @@ def test_an_export_leaves_out_an_invalid_filter_exactly_as_the_list_does(viewer_
     comments, rows = _csv(viewer_client.get(f"/audit/export.csv?{query}"))
     assert comments[1] == "# filter: outcome=rejected"
     assert [int(row["seq"]) for row in rows] == [r.seq for r in kept]
+
+
+# --- the CSV is safe to open in a spreadsheet (OWASP CSV injection) ----------------------------------
+FORMULAS = ["=1+2", "+1+2", "-1+2", "@SUM(A1)", "\t=1+2", "\r=1+2", "  =HYPERLINK(x)", "-"]
+PAYLOAD = "=cmd|' /C calc'!A0"
+
+
+def _spreadsheet_cells(line: str) -> list[str]:
+    """The cells a spreadsheet may make of an unquoted line: split on commas, or on semicolons."""
+    return [cell.lstrip(' "') for cell in re.split(r"[,;]", line)]
+
+
+def test_it_prefixes_a_quote_to_every_csv_cell_a_spreadsheet_would_read_as_a_formula(
+    viewer_client, db
+) -> None:
+    made = [
+        record(reason=value, target_name=value, error_message=value, http_status=400, duration_ms=7)
+        for value in FORMULAS
+    ]
+    plain = record(reason="CHG-9: a - in the middle = fine", error_message="x")
+    _, rows = _csv(viewer_client.get("/audit/export.csv"))
+    for value, row in zip(FORMULAS, rows[: len(FORMULAS)], strict=True):
+        for column in ("reason", "target_name", "error_message"):
+            assert row[column] == "'" + value, (column, value)
+        assert (row["http_status"], row["duration_ms"]) == ("400", "7")  # numbers stay numbers
+    assert rows[-1]["reason"] == plain.reason
+    assert rows[-1]["error_message"] == "x"
+    assert [row["hash"] for row in rows] == [r.hash for r in (*made, plain)]
+
+
+def test_it_keeps_the_exact_values_in_the_json_export(viewer_client, db) -> None:
+    made = [record(reason=value, target_name=value, error_message=value) for value in FORMULAS]
+    document = json.loads(_body(viewer_client.get("/audit/export.json")))
+    assert [item["reason"] for item in document["records"]] == FORMULAS
+    assert [item["target_name"] for item in document["records"]] == FORMULAS
+    assert [item["error_message"] for item in document["records"]] == FORMULAS
+    for item, kept in zip(document["records"], made, strict=True):
+        assert record_hash(item["prev_hash"], {name: item[name] for name in HASHED_FIELDS}) == kept.hash
+
+
+def test_it_neutralises_the_filter_header_line_too(viewer_client, db) -> None:
+    comments, _ = _csv(viewer_client.get("/audit/export.csv", {"q": PAYLOAD}))
+    assert comments[1] == f"# filter: q='{PAYLOAD}"
+    document = json.loads(_body(viewer_client.get("/audit/export.json", {"q": PAYLOAD})))
+    assert document["export"]["filter"] == {"q": PAYLOAD}
+    assert document["export"]["filter_text"] == f"q={PAYLOAD}"
+
+
+@pytest.mark.parametrize("typed", [f"x,{PAYLOAD}", f'x;"{PAYLOAD}"', "x, +1;@SUM(A1)", f"x,\t{PAYLOAD}"])
+def test_it_lets_no_cell_of_a_header_line_read_as_a_formula(viewer_client, db, typed) -> None:
+    comments, _ = _csv(viewer_client.get("/audit/export.csv", {"q": typed, "actor": "-alice"}))
+    line = comments[1]
+    assert line.startswith("# filter: ")
+    for cell in _spreadsheet_cells(line):
+        assert cell[:1] not in set("=+-@\t\r"), (line, cell)
+    assert "actor='-alice" in line

@@ -66,8 +66,15 @@ def test_there_are_at_least_25_bad_vectors() -> None:
     assert len(BAD) >= 25
 
 
-@pytest.mark.parametrize("address", ["10.1.2.3", "127.0.0.1", "169.254.169.254", "fe80::1"])
+INTERNAL = [
+    "10.1.2.3", "127.0.0.1", "169.254.169.254", "fe80::1", "100.100.100.200", "224.0.0.1",
+    "::ffff:10.0.0.5", "2002:a00:5::1", "64:ff9b::a00:5",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("address", INTERNAL)
 def test_it_refuses_a_name_resolving_to_a_private_address(address, monkeypatch, settings) -> None:
+    """The save-time check is the address policy every connection applies (``cloud.addresses``)."""
     settings.SIMULATOR_ENABLED = False
     monkeypatch.setattr(socket, "getaddrinfo", _resolver(address))
     with pytest.raises(ValidationError, match="private"):

@@ -5,13 +5,22 @@ Guarantees: the export is a snapshot — it ends at the newest record that match
 oldest first in keyset chunks of ``CHUNK`` (one indexed query each, nothing held but the chunk);
 values are written as stored — secrets were masked before they were ever stored — with the time in
 the chain's canonical form and the JSON columns as JSON, so that an auditor can recompute every
-record's hash from the export alone.
+record's hash from the JSON export alone.
+
+The CSV is meant to be opened in a spreadsheet, so no cell of it reads as a formula (OWASP "CSV
+injection", ASVS 1.2.10): every text cell — and every value in a ``# …`` header line — that starts
+with ``= + - @``, a tab, a carriage return or a NUL, or with blanks and then ``= + - @``, gets a
+leading ``'``. Numbers (ids, ``seq``, ``http_status``, ``duration_ms``, ``attempt_id``,
+``restored_from_id``) are written as they are: they are never text, so a ``-1`` there stays a
+number. The JSON export keeps every value exactly; it is the one to recompute hashes from.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +46,15 @@ HASHES = ("prev_hash", "hash")
 COLUMNS = (*SCALARS, *JSON_COLUMNS, *HASHES)
 MEDIA_TYPES = {CSV: "text/csv; charset=utf-8", JSON: "application/json"}
 
+# A cell starting with one of these is a formula to a spreadsheet (OWASP; NUL from ASVS 1.2.10).
+FORMULA_STARTS = frozenset("=+-@\t\r\0")
+# Blanks a spreadsheet may skip before it looks for a formula: " =1+1" is one to some of them.
+BLANKS = " \t\r\n"
+_LOOK_CLOSER = FORMULA_STARTS | frozenset(BLANKS)
+# Where a spreadsheet may start a new cell inside a header line: the comma, and the semicolon
+# that spreadsheets in many locales split on instead.
+_HEADER_CELL_BREAK = re.compile(r"([,;])")
+
 
 def response(audit_filter: AuditFilter, kind: str) -> StreamingHttpResponse:
     records = audit_filter.apply(AuditRecord.objects.all())
@@ -48,7 +66,11 @@ def response(audit_filter: AuditFilter, kind: str) -> StreamingHttpResponse:
         "exported_at": exported_at,
         "last_record": {"seq": last[0], "hash": last[1]} if last else None,
     }
-    body = _csv(records, header, last) if kind == CSV else _json(records, header, last)
+    body = (
+        _csv(records, _filter_text(audit_filter), exported_at, last)
+        if kind == CSV
+        else _json(records, header, last)
+    )
     streamed = StreamingHttpResponse(body, content_type=MEDIA_TYPES[kind])
     stamp = exported_at.replace(":", "").replace("-", "")[:15]
     streamed["Content-Disposition"] = f'attachment; filename="audit-{stamp}.{kind}"'
@@ -83,14 +105,54 @@ def _chunks(records: Any, last: tuple[int, str] | None) -> Iterator[list[tuple[A
         cursor = chunk[-1][1]
 
 
-def _csv(records: Any, header: dict[str, Any], last: tuple[int, str] | None) -> Iterator[str]:
+def reads_as_formula(text: str) -> bool:
+    """True when a spreadsheet would read ``text``, as a cell, as a formula.
+
+    The common case (a first character that is neither a formula start nor a blank) costs one
+    slice and one set lookup: this runs for every text cell of a million-record export.
+    """
+    return text[:1] in _LOOK_CLOSER and (
+        text[0] in FORMULA_STARTS or text.lstrip(BLANKS)[:1] in FORMULA_STARTS
+    )
+
+
+def formula_safe(text: str) -> str:
+    """``text``, or ``'`` + ``text`` when a spreadsheet would read it as a formula."""
+    return "'" + text if reads_as_formula(text) else text
+
+
+def header_value(text: str) -> str:
+    """A ``# …`` header line's value that no spreadsheet reads a formula from.
+
+    The line is not a quoted CSV field (it must start with ``#`` for ``comment="#"``), so a
+    spreadsheet splits it wherever a comma or semicolon stands: every piece after one is made
+    formula-safe, quotes that may open it included. Line breaks become spaces (a typed line break
+    cannot start a row).
+    """
+    pieces = _HEADER_CELL_BREAK.split(" ".join(text.split()))
+    for index in range(2, len(pieces), 2):
+        if reads_as_formula(pieces[index].lstrip(' "')):
+            pieces[index] = "'" + pieces[index]
+    return "".join(pieces)
+
+
+def _filter_text(audit_filter: AuditFilter) -> str:
+    """The filter as ``describe()`` names it, each typed value formula-safe (``q='=cmd``)."""
+    typed: dict[str, Any] = {
+        item.name: formula_safe(value)
+        for item in fields(audit_filter)
+        if isinstance(value := getattr(audit_filter, item.name), str)
+    }
+    return replace(audit_filter, **typed).describe()
+
+
+def _csv(records: Any, filter_text: str, exported_at: str, last: tuple[int, str] | None) -> Iterator[str]:
     stamp = f"#{last[0]} {last[1]}" if last else "none"
-    described = " ".join(str(header["filter_text"]).split())  # a typed line break cannot start a row
     yield (
         "# vpcepadmin audit export\r\n"
-        f"# filter: {described}\r\n"
-        f"# exported_at: {header['exported_at']}\r\n"
-        f"# last_record: {stamp}\r\n"
+        f"# filter: {header_value(filter_text)}\r\n"
+        f"# exported_at: {header_value(exported_at)}\r\n"
+        f"# last_record: {header_value(stamp)}\r\n"
     )
     yield ",".join(COLUMNS) + "\r\n"
     for chunk in _chunks(records, last):
@@ -103,9 +165,9 @@ def _csv_field(value: Any) -> str:
         return ""
     if value.__class__ is int:
         return str(value)
-    if value.__class__ is not str:
-        value = canonical_time(value)
-    text = str(value)
+    text: str = value if value.__class__ is str else canonical_time(value)  # nothing else is stored
+    if text[:1] in _LOOK_CLOSER and reads_as_formula(text):  # the first test inline: no call per cell
+        text = "'" + text
     if '"' in text:
         return '"' + text.replace('"', '""') + '"'
     if "," in text or "\n" in text or "\r" in text:

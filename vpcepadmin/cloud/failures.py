@@ -13,6 +13,8 @@ import requests
 import urllib3.exceptions
 from urllib3.util.ssl_match_hostname import CertificateError as HostnameMismatch
 
+from vpcepadmin.cloud.addresses import AddressRefused
+
 
 class Failure(Exception):
     """One attempt failed; ``str()`` is a plain, fixed-text reason fit for an operator and a log."""
@@ -47,6 +49,10 @@ RESET = "The connection was reset."
 BROKEN = "The connection broke before an answer came back."
 READ_TIMEOUT = "The endpoint did not answer in time."
 CA_BUNDLE_MISSING = "The configured CA bundle (VPCEPADMIN_CLOUD_CA_BUNDLE) does not exist."
+# The one reason with a value in it: an address is no secret, and it says where the name pointed.
+REFUSED_ADDRESS = (
+    "The endpoint resolves to a private or internal address ({address}); calls to it are refused."
+)
 
 # OpenSSL's X509_V_ERR_* codes (x509_vfy.h) that are not about trust.
 _VERIFY_NOT_VALID_NOW = frozenset({9, 10})  # CERT_NOT_YET_VALID, CERT_HAS_EXPIRED
@@ -123,6 +129,10 @@ def was_reset(exc: BaseException) -> bool:
 def connection_failure(exc: requests.ConnectionError) -> Failure:
     """Map a failed exchange onto sent / not sent, retryable or not, with a plain reason."""
     chain = chain_of(exc)
+    refused = next((item for item in chain if isinstance(item, AddressRefused)), None)
+    if refused is not None:
+        # Checked before any socket was opened; asking again at once would not make it public.
+        return NotSent(REFUSED_ADDRESS.format(address=refused.address), retryable=False)
     tls = _tls_failure(chain)
     if tls is not None:
         return tls

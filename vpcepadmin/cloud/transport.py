@@ -12,6 +12,9 @@
 - a certificate or protocol error is never retried (it does not fix itself), and its error says
   why in the operator's words ("The endpoint's TLS certificate is not trusted.");
 - certificates are checked against the system's CA store, or ``ca_bundle`` when one is set;
+- every new connection resolves the host once and connects only to addresses the address policy
+  allows (``addresses``, ``connections``): loopback only with ``allow_loopback``, never a private,
+  link-local or metadata address — checked when connecting, not only when an account was saved;
 - nothing secret is logged: one line per attempt with method, path, status, duration, the cloud's
   request id and a fixed-text reason for a failure, never headers or bodies.
 """
@@ -32,8 +35,8 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
 
+from vpcepadmin.cloud.connections import CheckedAdapter
 from vpcepadmin.cloud.errors import (
     TOKEN_REFRESH_CODES,
     CloudAuthError,
@@ -78,6 +81,9 @@ class NetworkPolicy:
     retry_after_max: float = 10.0
     # A CA file or hashed directory to trust instead of the system's store ("" = the system's).
     ca_bundle: str = ""
+    # Whether a connection may go to a loopback address (the simulator; from_settings() takes
+    # VPCEPADMIN_SIMULATOR). Private, link-local and metadata addresses never.
+    allow_loopback: bool = False
 
     @classmethod
     def from_settings(cls) -> NetworkPolicy:
@@ -93,6 +99,7 @@ class NetworkPolicy:
             backoff_max=settings.CLOUD_BACKOFF_MAX,
             retry_after_max=settings.CLOUD_RETRY_AFTER_MAX,
             ca_bundle=settings.CLOUD_CA_BUNDLE,
+            allow_loopback=settings.SIMULATOR_ENABLED,
         )
 
 
@@ -151,17 +158,21 @@ class _Answer:
 _local = threading.local()
 
 
-def _session_for(origin: str) -> requests.Session:
-    sessions: dict[str, requests.Session] = getattr(_local, "sessions", {})
+def _session_for(origin: str, allow_loopback: bool) -> requests.Session:
+    """This thread's session for ``origin`` under that loopback rule (a connection kept alive under
+    one rule is never reused under the other)."""
+    sessions: dict[tuple[str, bool], requests.Session] = getattr(_local, "sessions", {})
     _local.sessions = sessions
-    session = sessions.get(origin)
+    session = sessions.get((origin, allow_loopback))
     if session is None:
         session = requests.Session()
         session.trust_env = False  # no proxies or netrc credentials picked up from the environment
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=4, max_retries=0)
+        adapter = CheckedAdapter(
+            allow_loopback=allow_loopback, pool_connections=1, pool_maxsize=4, max_retries=0
+        )
         session.mount("https://", adapter)
         session.mount("http://", adapter)
-        sessions[origin] = session
+        sessions[(origin, allow_loopback)] = session
     return session
 
 
@@ -220,7 +231,7 @@ class Transport:
         remaining = deadline_at - self._clock()
         if remaining <= 0:
             raise NotSent("The call's time was used up before it could be sent.")
-        session = _session_for(request.base_url)
+        session = _session_for(request.base_url, self.policy.allow_loopback)
         timeout = (min(self.policy.connect_timeout, remaining), min(self.policy.read_timeout, remaining))
         try:
             response = session.request(

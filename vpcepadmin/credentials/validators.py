@@ -2,8 +2,9 @@
 
 An override must be ``https`` on the default port, with no user info, path, query or fragment, on a
 host name (never an IP literal) that ends — on a label boundary — in an allowed suffix, and whose
-addresses, where the name resolves, are all public. While the simulator is enabled, loopback hosts
-(``localhost``, ``127.0.0.1``, ``[::1]``) are allowed over http or https on any port.
+addresses, where the name resolves, are all allowed by the one address policy
+(``cloud.addresses``, which every connection applies again). While the simulator is enabled,
+loopback hosts (``localhost``, ``127.0.0.1``, ``[::1]``) are allowed over http or https on any port.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+
+from vpcepadmin.cloud.addresses import AddressRefused, checked_candidates
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 ALLOWED_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-.")
@@ -55,12 +58,16 @@ def _is_ip_literal(host: str) -> bool:
     return True
 
 
-def _resolves_to_private(host: str) -> bool:
+def _resolves_to_refused(host: str) -> bool:
+    """True when ``host`` resolves to an address the address policy refuses (the same policy every
+    connection applies again, so a name that changes its answer after saving is refused then)."""
     try:
-        infos = socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
+        checked_candidates(host, 443, allow_loopback=settings.SIMULATOR_ENABLED)
+    except AddressRefused:
+        return True
     except (OSError, UnicodeError):
         return False  # an unresolvable name cannot reach anything; the call will fail visibly
-    return any(not ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_global for info in infos)
+    return False
 
 
 def validate_endpoint_override(url: str) -> str:
@@ -81,6 +88,6 @@ def validate_endpoint_override(url: str) -> str:
     suffixes = [suffix.lower().strip(".") for suffix in settings.CLOUD_ALLOWED_ENDPOINT_SUFFIXES]
     if not any(host == suffix or host.endswith("." + suffix) for suffix in suffixes):
         raise _fail(f"The host must end in one of: {', '.join(suffixes)}.")
-    if _resolves_to_private(host):
+    if _resolves_to_refused(host):
         raise _fail("The host resolves to a private or reserved address.")
     return f"https://{host}"
