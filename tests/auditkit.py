@@ -5,7 +5,9 @@
 * ``change(account, service_id, actor, **values)`` applies a real change through the edit flow's use
   case against the simulator, leaving the attempt and outcome records the product writes;
 * ``tamper(sql)`` changes the table behind the application's back, as a database owner could;
-* ``text(response)`` is what a reader sees of a page.
+* ``text(response)`` is what a reader sees of a page;
+* ``change_records()`` are the records of changes to the cloud, oldest first (without the security
+  events that signing users in and creating them leave).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from vpcepadmin.audit import recorder
-from vpcepadmin.audit.models import AuditRecord
+from vpcepadmin.audit.models import Action, AuditRecord
 from vpcepadmin.cloud.editable import editable_values
 from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.endpoints.modify import EditRequest, Loaded, load_for_edit, modify_endpoint_service
@@ -25,6 +27,10 @@ from vpcepadmin.endpoints.versioning import read_version
 
 SERVICE_ID = "3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
 ANCHOR_KEY = "test-only-anchor-key-0123456789-abcdefghijklmnop"
+
+
+def change_records() -> list[AuditRecord]:
+    return list(AuditRecord.objects.filter(action=Action.MODIFY_ENDPOINT_SERVICE).order_by("seq"))
 
 
 def record(**fields: Any) -> AuditRecord:

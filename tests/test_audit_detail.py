@@ -177,17 +177,20 @@ def test_it_says_whether_the_chain_verifies_up_to_the_record(viewer_client, db) 
     assert "Verified — Verified just now from #1 up to this record." in text(
         viewer_client.get(f"/audit/{records[4].pk}/")
     )
-    tamper("UPDATE audit_auditrecord SET reason = 'rewritten' WHERE seq = 2")
-    assert "Broken — The chain is broken at #2 (content)" in text(
+    second = records[1].seq  # after the viewer's own security events
+    tamper(f"UPDATE audit_auditrecord SET reason = 'rewritten' WHERE seq = {second}")
+    assert f"Broken — The chain is broken at #{second} (content)" in text(
         viewer_client.get(f"/audit/{records[4].pk}/")
     )
-    assert "Broken — Record #2 does not match its hash" in text(viewer_client.get(f"/audit/{records[1].pk}/"))
+    assert f"Broken — Record #{second} does not match its hash" in text(
+        viewer_client.get(f"/audit/{records[1].pk}/")
+    )
 
 
 def test_past_the_live_limit_it_relies_on_the_last_verification_run(viewer_client, db, settings) -> None:
     settings.AUDIT_LIVE_VERIFY_LIMIT = 3
     records = [record(reason=f"r{index}") for index in range(6)]
-    assert "Not verified yet: 5 records and no verification has run yet" in text(
+    assert f"Not verified yet: {records[4].seq} records and no verification has run yet" in text(
         viewer_client.get(f"/audit/{records[4].pk}/")
     )
     call_command("verify_audit")
@@ -196,9 +199,11 @@ def test_past_the_live_limit_it_relies_on_the_last_verification_run(viewer_clien
     assert "Not verified yet: 5 records since the last verification" in text(
         viewer_client.get(f"/audit/{later[-1].pk}/")
     )
-    assert "Verified just now from #7" in text(viewer_client.get(f"/audit/{later[1].pk}/"))
-    tamper("UPDATE audit_auditrecord SET reason = 'rewritten' WHERE seq = 5")
-    assert "Broken — Record #5 does not match its hash" in text(viewer_client.get(f"/audit/{records[4].pk}/"))
+    assert f"Verified just now from #{later[0].seq}" in text(viewer_client.get(f"/audit/{later[1].pk}/"))
+    tamper(f"UPDATE audit_auditrecord SET reason = 'rewritten' WHERE seq = {records[4].seq}")
+    assert f"Broken — Record #{records[4].seq} does not match its hash" in text(
+        viewer_client.get(f"/audit/{records[4].pk}/")
+    )
 
 
 def test_an_unknown_record_is_not_found(viewer_client, db) -> None:

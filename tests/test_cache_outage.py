@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 
 from tests import seeds
+from tests.auditkit import change_records
 from tests.editing import Editor
-from vpcepadmin.audit.models import AuditRecord, Outcome
+from vpcepadmin.audit.models import Outcome
 from vpcepadmin.cloud import auth
 
 BANNER = "The shared cache is unavailable since"
@@ -131,7 +132,7 @@ def test_it_applies_an_edit_with_one_put_while_redis_is_down(
     assert response.status_code == 302, _text(response)[:2000]
     [put] = simulator.journal(method="PUT")
     assert put["body"] == {"description": "applied without a cache"}
-    assert [record.outcome for record in AuditRecord.objects.order_by("seq")] == [
+    assert [record.outcome for record in change_records()] == [
         Outcome.ATTEMPTED,
         Outcome.APPLIED,
     ]

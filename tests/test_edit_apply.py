@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests import seeds
+from tests.auditkit import change_records
 from tests.editing import Editor
 from vpcepadmin.audit.models import AuditRecord, Outcome
 from vpcepadmin.audit.verification import verify_chain
@@ -27,7 +28,7 @@ def editor(operator_client, account, service, simulator) -> Editor:
 
 
 def _records() -> list[AuditRecord]:
-    return list(AuditRecord.objects.order_by("seq"))
+    return change_records()
 
 
 def _text(response) -> str:

@@ -48,7 +48,7 @@ def targets(account, simulator) -> dict[str, object]:
     return {
         "pk": account.pk,
         "service": simulator.seed["endpoint_services"][0]["id"],
-        "record": AuditRecord.objects.get().pk,
+        "record": AuditRecord.objects.get(action="update_credential").pk,
     }
 
 

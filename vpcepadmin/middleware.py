@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import resolve_url
 from django_htmx.http import HttpResponseClientRedirect
 
+from vpcepadmin.current import current_request
 from vpcepadmin.logsetup import request_id_var
 from vpcepadmin.views import health_response
 
@@ -106,9 +107,11 @@ class RequestIdMiddleware:
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
         token = request_id_var.set(request_id)
+        serving = current_request.set(request)
         try:
             response = self.get_response(request)
         finally:
+            current_request.reset(serving)
             request_id_var.reset(token)
         response["X-Request-ID"] = request_id
         return response

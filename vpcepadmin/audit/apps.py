@@ -9,3 +9,8 @@ class AuditConfig(AppConfig):
     name = "vpcepadmin.audit"
     label = "audit"
     verbose_name = "Audit log"
+
+    def ready(self) -> None:
+        from vpcepadmin.audit import signals
+
+        signals.connect()

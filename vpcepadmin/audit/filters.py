@@ -21,7 +21,7 @@ from django.db import connection
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
-from vpcepadmin.audit.models import Action, AuditRecord, Outcome, TargetType
+from vpcepadmin.audit.models import CATEGORIES, Action, AuditRecord, Outcome, TargetType
 from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.request_values import StrictDateTimeField
 
@@ -43,6 +43,11 @@ class AuditFilterForm(forms.Form):
     actor = forms.CharField(label="Actor", required=False, max_length=150)
     account = forms.TypedChoiceField(label="Account", required=False, coerce=int, empty_value=None)
     service = forms.CharField(label="Service ID or name", required=False, max_length=160)
+    category = forms.ChoiceField(
+        label="Category",
+        required=False,
+        choices=[("", "Any category"), *((key, label) for key, (label, _actions) in CATEGORIES.items())],
+    )
     action = forms.ChoiceField(label="Action", required=False, choices=[("", "Any action"), *Action.choices])
     outcome = forms.ChoiceField(
         label="Outcome", required=False, choices=[("", "Any outcome"), *Outcome.choices]
@@ -63,7 +68,7 @@ class AuditFilterForm(forms.Form):
 
     @property
     def select_options(self) -> dict[str, list[tuple[str, str, bool]]]:
-        return {name: self.options(name) for name in ("account", "action", "outcome")}
+        return {name: self.options(name) for name in ("account", "category", "action", "outcome")}
 
     def audit_filter(self) -> AuditFilter:
         """The valid fields; an invalid one is left out (and said so above the table)."""
@@ -81,6 +86,7 @@ class AuditFilter:
     actor: str = ""
     account: int | None = None
     service: str = ""
+    category: str = ""
     action: str = ""
     outcome: str = ""
     since: datetime | None = None
@@ -95,6 +101,8 @@ class AuditFilter:
         if self.service:
             field = "target_id" if SERVICE_ID.match(self.service) else "target_name"
             records = records.filter(target_type=TargetType.ENDPOINT_SERVICE, **{field: self.service})
+        if self.category:
+            records = records.filter(action__in=CATEGORIES[self.category][1])
         if self.action:
             records = records.filter(action=self.action)
         if self.outcome:

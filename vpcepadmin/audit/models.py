@@ -37,12 +37,59 @@ class Action(models.TextChoices):
     UPDATE_CREDENTIAL = "update_credential", "Change cloud account"
     DELETE_CREDENTIAL = "delete_credential", "Delete cloud account"
     PRUNE_AUDIT = "prune_audit", "Prune audit log"
+    # Security events (README, "Security"): who signed in, failed, was locked out, changed whom.
+    SIGN_IN = "sign_in", "Sign-in"
+    SIGN_IN_FAILED = "sign_in_failed", "Failed sign-in"
+    SIGN_OUT = "sign_out", "Sign-out"
+    LOCKED_OUT = "locked_out", "Locked out"
+    UNLOCKED = "unlocked", "Unlocked"
+    MFA_ENROLLED = "mfa_enrolled", "Second factor enrolled"
+    MFA_RESET = "mfa_reset", "Second factor reset"
+    RECOVERY_CODE_USED = "recovery_code_used", "Recovery code used"
+    USER_CREATED = "user_created", "User created"
+    USER_CHANGED = "user_changed", "User changed"
+    USER_DELETED = "user_deleted", "User deleted"
+    PASSWORD_CHANGED = "password_changed", "Password changed"
+    ROLES_CHANGED = "roles_changed", "Roles changed"
+    PRIVILEGES_CHANGED = "privileges_changed", "Superuser or staff status changed"
+
+
+SECURITY_ACTIONS = (
+    Action.SIGN_IN,
+    Action.SIGN_IN_FAILED,
+    Action.SIGN_OUT,
+    Action.LOCKED_OUT,
+    Action.UNLOCKED,
+    Action.MFA_ENROLLED,
+    Action.MFA_RESET,
+    Action.RECOVERY_CODE_USED,
+    Action.USER_CREATED,
+    Action.USER_CHANGED,
+    Action.USER_DELETED,
+    Action.PASSWORD_CHANGED,
+    Action.ROLES_CHANGED,
+    Action.PRIVILEGES_CHANGED,
+)
+
+
+# The kinds of records an auditor asks for together (the "Category" filter of /audit/).
+CATEGORIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "cloud": ("Changes to the cloud", (Action.MODIFY_ENDPOINT_SERVICE,)),
+    "accounts": (
+        "Stored accounts",
+        (Action.CREATE_CREDENTIAL, Action.UPDATE_CREDENTIAL, Action.DELETE_CREDENTIAL),
+    ),
+    "security": ("Security", SECURITY_ACTIONS),
+    "log": ("The audit log itself", (Action.PRUNE_AUDIT,)),
+}
 
 
 class TargetType(models.TextChoices):
     ENDPOINT_SERVICE = "endpoint_service", "Endpoint service"
     CREDENTIAL = "credential", "Cloud account"
     AUDIT_LOG = "audit_log", "Audit log"
+    USER = "user", "User"
+    CLIENT_ADDRESS = "client_address", "Client address"
 
 
 class ImmutableRecord(Exception):

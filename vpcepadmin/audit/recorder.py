@@ -89,8 +89,10 @@ def _credential_fields(credential: Any) -> dict[str, Any]:
 
 def _actor_fields(context: Context) -> dict[str, Any]:
     actor = context.actor
-    if actor is None or not actor.is_authenticated:
-        return {"actor": None, "actor_username": "system"}
+    if actor is None:
+        return {"actor": None, "actor_username": "system"}  # a command or a scheduled job
+    if not actor.is_authenticated:
+        return {"actor": None, "actor_username": "anonymous"}  # a web request nobody signed in to
     return {"actor": actor, "actor_username": actor.get_username()}
 
 
@@ -138,6 +140,11 @@ def append(entry: Entry) -> AuditRecord:
         head.seq, head.hash = record.seq, record.hash
         head.save(update_fields=["seq", "hash"])
         return record
+
+
+def context_from_address(request: HttpRequest) -> Context:
+    """The audit context of a web request before (or without) a user: the address and the request id."""
+    return Context(source_ip=client_ip(request), request_id=getattr(request, "request_id", ""))
 
 
 def context_from(request: HttpRequest) -> Context:
