@@ -60,6 +60,20 @@ def test_an_intact_chain_matches_its_anchors(db, anchors, capsys) -> None:
     assert "Anchors verified: 2 anchors" in capsys.readouterr().out
 
 
+def test_anchors_signed_before_a_key_rotation_verify_while_the_old_key_is_listed(
+    db, anchors, settings, capsys
+) -> None:
+    _records(2)
+    call_command("anchor_audit")
+    settings.AUDIT_ANCHOR_KEY = "a-newer-anchor-key-0123456789-abcdefghijklmnop"
+    _records(2)
+    call_command("anchor_audit")
+    assert "line 1 (#2) was signed with another key" in _verify(anchors)  # the old key is not listed
+    settings.AUDIT_ANCHOR_OLD_KEYS = [ANCHOR_KEY]
+    call_command("verify_audit", "--anchors", str(anchors))
+    assert "Anchors verified: 2 anchors" in capsys.readouterr().out
+
+
 def test_anchors_detect_a_truncated_tail_that_the_chain_alone_cannot(db, anchors) -> None:
     made = _records(5)
     call_command("anchor_audit")

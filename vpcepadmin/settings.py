@@ -48,6 +48,8 @@ if not SECRET_KEY:
         "VPCEPADMIN_SECRET_KEY is not set. Set it to a long random value "
         "(`make run` writes one to var/local.env for local use)."
     )
+# Earlier keys, still accepted for what they signed (sessions, edit forms) while a new key rolls out.
+SECRET_KEY_FALLBACKS = env_list("VPCEPADMIN_SECRET_KEY_FALLBACKS")
 ALLOWED_HOSTS = env_list("VPCEPADMIN_ALLOWED_HOSTS", "localhost,127.0.0.1" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("VPCEPADMIN_CSRF_TRUSTED_ORIGINS")
 
@@ -280,6 +282,8 @@ EDIT_VERSION_MAX_AGE = int(env_str("VPCEPADMIN_EDIT_VERSION_MAX_AGE", str(12 * 3
 # environment of whoever runs `anchor_audit` / `verify_audit --anchors` / `prune_audit` (never in the
 # database, never derived from SECRET_KEY); the web processes do not need it.
 AUDIT_ANCHOR_KEY = env_str("VPCEPADMIN_AUDIT_ANCHOR_KEY")
+# Keys that signed earlier anchors, still accepted when verifying them after a rotation.
+AUDIT_ANCHOR_OLD_KEYS = env_list("VPCEPADMIN_AUDIT_ANCHOR_OLD_KEYS")
 AUDIT_ANCHOR_FILE = Path(env_str("VPCEPADMIN_AUDIT_ANCHOR_FILE") or VAR_DIR / "audit-anchors.jsonl")
 # How long records are kept, in days; 0 keeps them for ever (the default). `prune_audit` applies it.
 AUDIT_RETENTION_DAYS = int(env_str("VPCEPADMIN_AUDIT_RETENTION_DAYS", "0"))

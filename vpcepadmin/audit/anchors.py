@@ -68,6 +68,13 @@ def signing_key() -> bytes:
     return key.encode("utf-8")
 
 
+def verification_keys() -> dict[str, bytes]:
+    """The current key and the old ones (``VPCEPADMIN_AUDIT_ANCHOR_OLD_KEYS``) by key id: anchors
+    signed before a rotation still verify while their key is listed."""
+    keys = [signing_key(), *(old.encode("utf-8") for old in settings.AUDIT_ANCHOR_OLD_KEYS)]
+    return {key_id(key): key for key in keys if len(key) >= MIN_KEY_LENGTH}
+
+
 def key_id(key: bytes) -> str:
     """Names the key without revealing it (so that a line signed with another key says so)."""
     return hashlib.sha256(b"vpcepadmin-anchor-key:" + key).hexdigest()[:16]
@@ -110,14 +117,14 @@ def write_anchor(kind: str, seq: int, record_hash: str, path: Path | None = None
 
 def read_anchors(path: Path) -> AnchorFile:
     """Every line of the file, checked for form and signature; the problems say which lines fail."""
-    key = signing_key()
+    keys = verification_keys()
     anchors: list[Anchor] = []
     problems: list[AnchorProblem] = []
     with path.open(encoding="utf-8") as lines:
         for number, text in enumerate(lines, start=1):
             if not text.strip():
                 continue
-            parsed = _parse(text, number, key)
+            parsed = _parse(text, number, keys)
             if isinstance(parsed, AnchorProblem):
                 problems.append(parsed)
             else:
@@ -125,7 +132,7 @@ def read_anchors(path: Path) -> AnchorFile:
     return AnchorFile(anchors, problems)
 
 
-def _parse(text: str, number: int, key: bytes) -> Anchor | AnchorProblem:
+def _parse(text: str, number: int, keys: dict[str, bytes]) -> Anchor | AnchorProblem:
     try:
         fields = json.loads(text)
         kind, seq, record_hash, at = fields["kind"], fields["seq"], fields["hash"], fields["at"]
@@ -134,7 +141,8 @@ def _parse(text: str, number: int, key: bytes) -> Anchor | AnchorProblem:
         well_formed = False
     if not well_formed:
         return AnchorProblem("malformed", number, None, f"line {number} is not an anchor")
-    if fields.get("key_id") != key_id(key):
+    key = keys.get(str(fields.get("key_id")))
+    if key is None:
         return AnchorProblem("signature", number, seq, f"line {number} (#{seq}) was signed with another key")
     if not hmac.compare_digest(str(fields.get("hmac", "")), _signature(key, fields)):
         return AnchorProblem("signature", number, seq, f"line {number} (#{seq}) has a wrong signature")
