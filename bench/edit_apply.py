@@ -93,10 +93,9 @@ class UpstreamTimer:
 
 def scenario(rounds: int, latency: float, mappings: int) -> dict[str, Any]:
     from django.db import connection
-    from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from tests.dashboard import make_account, make_user
+    from tests.dashboard import client_for, make_account, make_user
     from tests.editing import Editor
     from tests.seeds import service, standard_seed
     from vpcepadmin.simulator.control import SimulatorControl
@@ -106,8 +105,7 @@ def scenario(rounds: int, latency: float, mappings: int) -> dict[str, Any]:
     with SimulatorServer(seed=standard_seed()) as server:
         control = SimulatorControl(server.url)
         account = make_account(server.url, name=f"bench-{mappings}")
-        client = Client()
-        client.force_login(make_user("operator", username=f"bench-operator-{mappings}"))
+        client = client_for(make_user("operator", username=f"bench-operator-{mappings}"))
         overheads, totals, loads, applies, queries = [], [], [], [], []
         # Round 0 warms up (the audit chain's head row is created by the very first record).
         for index in range(rounds + 1):

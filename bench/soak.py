@@ -101,9 +101,11 @@ import json
 from django.contrib.auth.models import Group, User
 from vpcepadmin import roles
 from vpcepadmin.credentials.models import AuthMethod, CloudCredential, Environment
+from vpcepadmin.mfa.services import issue_recovery_codes
 spec = json.loads({spec!r})
 user = User.objects.create_user(spec["username"], password=spec["password"])
 user.groups.add(Group.objects.get(name=roles.OPERATOR))
+codes = issue_recovery_codes(user, count=spec["sign_ins"])
 pks = []
 for account in spec["accounts"]:
     credential = CloudCredential(
@@ -114,7 +116,7 @@ for account in spec["accounts"]:
     credential.set_secret(account["secret"])
     credential.save()
     pks.append(credential.pk)
-print({mark!r} + json.dumps(pks))
+print({mark!r} + json.dumps({{"accounts": pks, "codes": codes}}))
 """
 
 BUDGET = """
@@ -130,8 +132,10 @@ print({mark!r} + json.dumps(found))
 """
 
 
-def create_people(env: dict[str, str], simulator_url: str) -> list[int]:
-    """The operator and two stored AK/SK accounts of one project; returns the accounts' pks."""
+def create_people(env: dict[str, str], simulator_url: str, sign_ins: int) -> tuple[list[int], list[str]]:
+    """The operator and two stored AK/SK accounts of one project; returns the accounts' pks and
+    ``sign_ins`` recovery codes of the operator (one per client's sign-in: operators sign in with a
+    second factor, and an authenticator app's code serves one sign-in per 30 seconds)."""
     from tests import seeds
 
     spec = {
@@ -140,13 +144,14 @@ def create_people(env: dict[str, str], simulator_url: str) -> list[int]:
         "region": seeds.REGION,
         "project_id": seeds.PROJECT_ID,
         "url": simulator_url,
+        "sign_ins": sign_ins,
         "accounts": [
             {"name": "Soak account A", "access": seeds.ACCESS_KEY, "secret": seeds.SECRET_KEY},
             {"name": "Soak account B", "access": SECOND_ACCESS_KEY, "secret": SECOND_SECRET_KEY},
         ],
     }
-    pks: list[int] = deployment.manage_json(env, SETUP.format(spec=json.dumps(spec), mark=deployment.MARK))
-    return pks
+    made = deployment.manage_json(env, SETUP.format(spec=json.dumps(spec), mark=deployment.MARK))
+    return list(made["accounts"]), list(made["codes"])
 
 
 def settle_after(env: dict[str, str]) -> float:
@@ -172,6 +177,7 @@ class Operator:
     services: list[str]
     tally: Tally
     rng: random.Random
+    recovery_codes: list[str]  # shared by the clients; each sign-in uses one up
 
     def __post_init__(self) -> None:
         self.session = requests.Session()
@@ -193,6 +199,12 @@ class Operator:
         answer = self.request("POST", "/accounts/login/", "login", data=data)
         if answer.status_code != 302:
             raise RuntimeError(f"{self.name}: sign-in answered {answer.status_code}")
+        page = self.request("GET", "/accounts/mfa/verify/", "login")
+        form = next(f for f in pages.forms_of(page.text) if f.value("csrfmiddlewaretoken"))
+        data = form.replaced(otp_token=self.recovery_codes.pop())
+        answer = self.request("POST", "/accounts/mfa/verify/", "login", data=data)
+        if answer.status_code != 302:
+            raise RuntimeError(f"{self.name}: the second factor answered {answer.status_code}")
 
     def run(self, until: float) -> None:
         """Edit until the monotonic clock reaches ``until`` (the edit in progress then finishes)."""
@@ -314,7 +326,7 @@ def soak(args: argparse.Namespace, scratch: Path) -> int:
     with SimulatorServer(seed=seed) as simulator:
         tap = soakkit.PutTap(simulator.app.journal, SERVICE_PATH)
         control = SimulatorControl(simulator.url)
-        accounts = create_people(env, simulator.url)
+        accounts, codes = create_people(env, simulator.url, sign_ins=args.clients)
         after = settle_after(env)
         for fault in soakkit.put_faults(args.fault_rate, SERVICE_PATH.pattern, args.read_timeout):
             control.add_fault(**fault)
@@ -334,7 +346,7 @@ def soak(args: argparse.Namespace, scratch: Path) -> int:
                 flush=True,
             )
             reconciler.start()
-            tally = drive(args, base, accounts, services)
+            tally = drive(args, base, accounts, services, codes)
         finally:
             reconciler.stopped.set()
             deployment.stop_process(gunicorn)
@@ -347,12 +359,16 @@ def soak(args: argparse.Namespace, scratch: Path) -> int:
     return report(args, env, run)
 
 
-def drive(args: argparse.Namespace, base: str, accounts: list[int], services: list[str]) -> Tally:
+def drive(
+    args: argparse.Namespace, base: str, accounts: list[int], services: list[str], codes: list[str]
+) -> Tally:
     """Run the clients for ``--seconds``; the edits in progress then finish (each request bounded)."""
     tally = Tally()
     rng = random.Random(args.seed)
     operators = [
-        Operator(f"c{i}", base, accounts[i % len(accounts)], services, tally, random.Random(rng.random()))
+        Operator(
+            f"c{i}", base, accounts[i % len(accounts)], services, tally, random.Random(rng.random()), codes
+        )
         for i in range(args.clients)
     ]
     until = time.monotonic() + args.seconds

@@ -60,11 +60,29 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
 
 
 def sign_in(page: Any, username: str, password: str) -> None:
+    """Sign in through the real form; a user who must use a second factor gets an authenticator app
+    (``tests.mfakit``) if they have none, and types its code on the second page."""
+    from django.contrib.auth.models import User
+
+    from tests import mfakit
+    from vpcepadmin.mfa import services as mfa
+
+    user = User.objects.get(username=username)
+    device = mfakit.give_authenticator(user) if mfa.must_verify(user) else None
     page.goto("/accounts/login/")
     page.get_by_label("User name").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+    if device is not None:
+        enter_code(page, mfakit.code_for(device), r".*/accounts/mfa/verify/.*")
     page.wait_for_url(re.compile(r".*/$"))
+
+
+def enter_code(page: Any, code: str, expected_url: str, button: str = "Verify") -> None:
+    """On the page at ``expected_url``, type a second-factor code and submit it."""
+    page.wait_for_url(re.compile(expected_url))
+    page.get_by_label("Code", exact=True).fill(code)
+    page.get_by_role("button", name=button).click()
 
 
 def field(page: Any, label: str) -> Any:

@@ -13,9 +13,10 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from requests.adapters import HTTPAdapter
 
-from tests import seeds
+from tests import mfakit, seeds
 from vpcepadmin import roles
 from vpcepadmin.credentials.models import AuthMethod, CloudCredential, Environment
+from vpcepadmin.mfa import services as mfa
 
 PERSONAS = (roles.VIEWER, roles.OPERATOR, roles.ADMIN)
 
@@ -92,10 +93,13 @@ def admin_user(db: None) -> User:
     return make_user(roles.ADMIN)
 
 
-def client_for(user: User | None) -> Client:
-    client = Client()
+def client_for(user: User | None, client: Client | None = None) -> Client:
+    """A client signed in as ``user`` (None: nobody), past the second factor when ``user`` must use one."""
+    client = client or Client()
     if user is not None:
         client.force_login(user)
+        if mfa.must_verify(user):
+            mfakit.verify_session(client, user)
     return client
 
 
@@ -111,6 +115,12 @@ def operator_client(operator: User) -> Client:
 
 @pytest.fixture
 def admin_client_(admin_user: User) -> Client:
+    return client_for(admin_user)
+
+
+@pytest.fixture
+def admin_client(admin_user: User) -> Client:
+    """pytest-django's ``admin_client`` (here the admin persona, as ``admin_user`` is), past the second factor."""
     return client_for(admin_user)
 
 

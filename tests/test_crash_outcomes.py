@@ -22,10 +22,11 @@ import pytest
 import requests
 
 from bench import deployment, pages
-from tests import seeds
+from tests import mfakit, seeds
 
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/vpcepadmin_crash_{os.getpid()}"
 OPERATOR, PASSWORD = "crash-operator", "crash-operator-password-1"
+AUTHENTICATOR = mfakit.Authenticator.new()  # the operator's phone: operators sign in with a second factor
 # A small time budget so that an attempt is old enough to settle within a test (reconcile after 17 s).
 BUDGET = {
     "VPCEPADMIN_WORKER_TIMEOUT": "14",
@@ -41,6 +42,10 @@ from vpcepadmin.credentials.models import AuthMethod, CloudCredential, Environme
 spec = json.loads({spec!r})
 user = User.objects.create_user(spec["username"], password=spec["password"])
 user.groups.add(Group.objects.get(name="operator"))
+from vpcepadmin.mfa.models import AuthenticatorDevice
+device = AuthenticatorDevice(user=user, name="phone", confirmed=True)
+device.set_key(bytes.fromhex(spec["totp_key"]))
+device.save()
 account = CloudCredential(name="Crash account", cloud="otc", region=spec["region"], project_id=spec["project"],
     auth_method=AuthMethod.AKSK, access_key=spec["access"], vpcep_endpoint=spec["url"], iam_endpoint=spec["url"],
     environment=Environment.STAGING)
@@ -99,6 +104,7 @@ def crashable(simulator_server) -> Iterator[Deployment]:
         spec = {
             "username": OPERATOR, "password": PASSWORD, "region": seeds.REGION, "project": seeds.PROJECT_ID,
             "access": seeds.ACCESS_KEY, "secret": seeds.SECRET_KEY, "url": simulator_server.url,
+            "totp_key": AUTHENTICATOR.key.hex(),
         }  # fmt: skip
         account = deployment.manage_json(env, SETUP.format(spec=json.dumps(spec), mark=deployment.MARK))
         yield Deployment(env, int(account), scratch)
@@ -130,6 +136,15 @@ class Browser:
             allow_redirects=False,
         )
         assert signed_in.status_code == 302
+        verify = self.session.get(f"{live.url}/accounts/mfa/verify/", timeout=(3, 10))
+        form = next(f for f in pages.forms_of(verify.text) if f.value("csrfmiddlewaretoken"))
+        verified = self.session.post(
+            f"{live.url}/accounts/mfa/verify/",
+            data=form.replaced(otp_token=AUTHENTICATOR.code()),
+            timeout=(3, 10),
+            allow_redirects=False,
+        )
+        assert verified.status_code == 302, verified.text[:500]
 
     def review(self, description: str) -> pages.Form:
         loaded = self.session.get(self.edit, timeout=(3, 10))

@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.auditkit import change
-from tests.dashboard import ANONYMOUS, make_account, make_user
+from tests.dashboard import ANONYMOUS, client_for, make_account, make_user
 from tests.test_credentials_pages import _form
 from vpcepadmin import roles
 from vpcepadmin.audit.models import AuditRecord, Outcome
@@ -202,9 +202,7 @@ def world(db: None, simulator: Any) -> World:
     record = AuditRecord.objects.filter(outcome=Outcome.APPLIED).latest("seq")
     clients = {}
     for role, user in users.items():
-        clients[role] = Client(raise_request_exception=False)
-        if user is not None:
-            clients[role].force_login(user)
+        clients[role] = client_for(user, Client(raise_request_exception=False))
     world = World(clients, account.pk, service_id, record.pk, admin.pk, simulator)
     world.reset_cloud()
     return world
@@ -243,6 +241,7 @@ PAGES: dict[str, dict[str, str]] = {
     "/audit/export.csv": AUDIT_FILTERS,
     "/audit/export.json": AUDIT_FILTERS,
     "/audit/{record}/": {},
+    "/lockouts/": {},
     "/admin/": {},
     "/admin/audit/auditrecord/": ADMIN_LIST,
     "/admin/audit/auditrecord/{record}/change/": {"_changelist_filters": "text"},

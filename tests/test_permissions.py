@@ -34,6 +34,8 @@ MATRIX = [
     ("POST", "/credentials/{pk}/services/{service}/edit/", {**MODIFY, OPERATOR: 302, ADMIN: 302}),
     ("GET", "/audit/", READ),
     ("GET", "/audit/{record}/", READ),
+    ("GET", "/lockouts/", MANAGE),
+    ("POST", "/lockouts/unlock/", {**MANAGE, ADMIN: 302}),
     ("GET", "/healthz", PUBLIC),
 ]
 # Where an htmx request gets another answer than a plain one.

@@ -162,8 +162,7 @@ def test_it_denies_the_browser_features_the_app_does_not_use(client, db) -> None
 
 
 def test_state_changing_posts_need_a_csrf_token(admin_user, account) -> None:
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(admin_user)
+    client = client_for(admin_user, Client(enforce_csrf_checks=True))
     for url in (
         f"/credentials/{account.pk}/test/",
         f"/credentials/{account.pk}/delete/",

@@ -25,8 +25,11 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from vpcepadmin import roles
+from vpcepadmin.mfa.models import AuthenticatorDevice
 
 # The roles a non-superuser may grant and remove (never on itself).
 ASSIGNABLE_ROLES = frozenset({roles.VIEWER, roles.OPERATOR})
@@ -134,7 +137,21 @@ class UserAdmin(DjangoUserAdmin[User]):
     def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> tuple[str, ...]:
         actor = _actor(request)
         locked = locked_fields(actor, obj) if actor is not None else SUPERUSER_ONLY_FIELDS
-        return (*super().get_readonly_fields(request, obj), *locked)
+        shown = ("second_factor",) if obj is not None else ()
+        return (*super().get_readonly_fields(request, obj), *locked, *shown)
+
+    def get_fieldsets(self, request: HttpRequest, obj: User | None = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        return [*fieldsets, ("Second factor", {"fields": ("second_factor",)})]
+
+    @admin.display(description="Second factor")
+    def second_factor(self, obj: User) -> str:
+        """Whether the user has one, and the way to reset it: never a key or a code."""
+        enrolled = AuthenticatorDevice.objects.filter(user=obj, confirmed=True).exists()
+        status = "an authenticator app is set up" if enrolled else "none set up"
+        return format_html('{} · <a href="{}">Reset…</a>', status, reverse("mfa:reset", args=[obj.pk]))
 
     def get_form(
         self, request: HttpRequest, obj: User | None = None, change: bool = False, **kwargs: Any

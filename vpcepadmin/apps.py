@@ -10,4 +10,6 @@ class VpcepadminConfig(AppConfig):
     verbose_name = "vpcepadmin"
 
     def ready(self) -> None:
-        from vpcepadmin import checks  # noqa: F401  (registers the system checks)
+        from vpcepadmin import checks, lockout  # noqa: F401  (importing checks registers them)
+
+        lockout.connect()

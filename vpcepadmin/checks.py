@@ -96,3 +96,18 @@ def check_time_budget(app_configs: Sequence[AppConfig] | None, **kwargs: Any) ->
         Error(problem, hint="See README, “Deployment”: the time budget.", id="vpcepadmin.E005")
         for problem in Budget.of(settings).problems()
     ]
+
+
+@register()
+def check_lockout(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
+    """Brute force stays stopped: a limit or a lock time below 1 would switch the lockout off."""
+    values = {
+        "VPCEPADMIN_LOCKOUT_USER_FAILURES": settings.LOCKOUT_USER_FAILURES,
+        "VPCEPADMIN_LOCKOUT_ADDRESS_FAILURES": settings.LOCKOUT_ADDRESS_FAILURES,
+        "VPCEPADMIN_LOCKOUT_MINUTES": settings.LOCKOUT_MINUTES,
+    }
+    return [
+        Error(f"{name} is {value}; it must be at least 1.", id="vpcepadmin.E010")
+        for name, value in values.items()
+        if value < 1
+    ]

@@ -15,6 +15,10 @@ ADD_ACCOUNT = "credentials.add_cloudcredential"
 CHANGE_ACCOUNT = "credentials.change_cloudcredential"
 DELETE_ACCOUNT = "credentials.delete_cloudcredential"
 VIEW_AUDIT = "audit.view_auditrecord"
+# Seeing and ending sign-in locks (/lockouts/) is managing users: the admin role, and superusers.
+UNLOCK_SIGN_IN = "auth.change_user"
+# Resetting another user's second factor (a lost phone) is managing users too.
+RESET_SECOND_FACTOR = "auth.change_user"
 
 VIEWER = "viewer"
 OPERATOR = "operator"

@@ -67,11 +67,15 @@ INSTALLED_APPS = [
     "django_htmx",
     "crispy_forms",
     "crispy_bootstrap5",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_static",  # recovery codes (stored as digests: vpcepadmin/mfa/services.py)
     "vpcepadmin",
     "vpcepadmin.credentials",
     "vpcepadmin.endpoints",
     "vpcepadmin.audit",
     "vpcepadmin.simulator",
+    "vpcepadmin.mfa",  # after otp_static: its admin replaces otp_static's
 ]
 
 MIDDLEWARE = [
@@ -88,10 +92,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): a second factor this session
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "vpcepadmin.middleware.LoginRequiredMiddleware",
+    # After sign-in is required: a user who owes a second factor reaches only its pages.
+    "vpcepadmin.mfa.middleware.SecondFactorMiddleware",
     "vpcepadmin.middleware.NoStoreMiddleware",
+    # Last: turns a sign-in refused by a lock into the lockout page (vpcepadmin/lockout.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "vpcepadmin.urls"
@@ -229,6 +238,34 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# --- sign-in protection: django-axes with two limits (vpcepadmin/lockout.py, README) ---------------
+# A username is locked from one client address after LOCKOUT_USER_FAILURES failures, an address after
+# LOCKOUT_ADDRESS_FAILURES failures across usernames, each for LOCKOUT_MINUTES after the failure that
+# locked it. The counts are in the database: every app process sees the same ones.
+LOCKOUT_USER_FAILURES = int(env_str("VPCEPADMIN_LOCKOUT_USER_FAILURES", "5"))
+LOCKOUT_ADDRESS_FAILURES = int(env_str("VPCEPADMIN_LOCKOUT_ADDRESS_FAILURES", "20"))
+LOCKOUT_MINUTES = int(env_str("VPCEPADMIN_LOCKOUT_MINUTES", "15"))
+# axes' backend refuses a locked sign-in before any password is checked; ModelBackend checks it.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "vpcepadmin.lockout.TwoLimitHandler"  # the database handler, with the second limit
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_FAILURE_LIMIT = "vpcepadmin.lockout.failure_limit"  # LOCKOUT_USER_FAILURES (the handler adds the other)
+AXES_COOLOFF_TIME = "vpcepadmin.lockout.cool_off"  # LOCKOUT_MINUTES
+# A lock lasts LOCKOUT_MINUTES from the failure that set it: attempts refused while it holds (even
+# with the right password) are failed sign-ins in the audit log, but neither count nor extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True  # that user's failures from that address only, never the address's others
+AXES_CLIENT_IP_CALLABLE = "vpcepadmin.lockout.client_address"  # the trusted address of the audit log
+AXES_LOCKOUT_CALLABLE = "vpcepadmin.lockout_views.locked_out"  # one 429 page, whoever was tried
+AXES_USERNAME_FORM_FIELD = "username"
+# Masked in axes' log lines and in the form data it keeps with each failure ("password" always is).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "password", "csrfmiddlewaretoken", "otp_token"]
+AXES_ENABLE_ADMIN = False  # locks are seen and ended on /lockouts/, which records who ended them
+AXES_DISABLE_ACCESS_LOG = True  # sign-ins and sign-outs are in the audit log already
+
 # --- the clouds -----------------------------------------------------------------------------------
 # One time budget for a change (vpcepadmin/budget.py): a whole apply ends before the worker is killed.
 TIME_BUDGET = Budget.from_environ()
@@ -263,6 +300,7 @@ LOGGING = {
     "loggers": {
         "django.server": {"level": "INFO"},
         "urllib3": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # each failure and lock; not its chatter about every sign-in
     },
 }
 
@@ -271,6 +309,13 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "vpcepadmin.error_reports.SecretHidingReport
 
 # --- secrets of stored cloud accounts (MultiFernet, newest key first; independent of SECRET_KEY) -------
 FERNET_KEYS = env_list("VPCEPADMIN_FERNET_KEYS")
+
+# --- the second factor (vpcepadmin/mfa/, README "Second factor") ---------------------------------------
+# Roles that must use an authenticator app (a superuser holds every role); anybody may enrol one.
+MFA_REQUIRED_ROLES = env_list("VPCEPADMIN_MFA_REQUIRED_ROLES", "operator,admin")
+# Changes to production accounts and to stored accounts need a second-factor check this recent.
+REAUTH_SECONDS = int(env_str("VPCEPADMIN_REAUTH_SECONDS", "900"))
+OTP_TOTP_ISSUER = "vpcepadmin"  # the name authenticator apps show beside the user name
 
 # --- the edit flow --------------------------------------------------------------------------------
 EDIT_LOCK_TIMEOUT = TIME_BUDGET.lock_wait  # waiting for another change to the same target

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from vpcepadmin import views
+from vpcepadmin import lockout_views, views
 from vpcepadmin.endpoints import views as endpoint_views
 
 urlpatterns = [
@@ -19,9 +19,12 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/mfa/", include("vpcepadmin.mfa.urls")),
     path("credentials/", include("vpcepadmin.credentials.urls")),
     path("credentials/<int:pk>/services/", include("vpcepadmin.endpoints.urls")),
     path("audit/", include("vpcepadmin.audit.urls")),
+    path("lockouts/", lockout_views.lockout_list, name="lockouts"),
+    path("lockouts/unlock/", lockout_views.lockout_unlock, name="lockouts_unlock"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

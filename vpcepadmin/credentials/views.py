@@ -14,9 +14,12 @@ from vpcepadmin.audit.recorder import context_from
 from vpcepadmin.credentials import services
 from vpcepadmin.credentials.forms import CloudCredentialForm
 from vpcepadmin.credentials.models import CloudCredential
+from vpcepadmin.mfa.stepup import step_up_required
 
 # Fields of the account form that error reports never show (the access key ID is shown masked only).
 SECRET_FIELDS = ("secret_key", "password", "access_key")
+# Adding, changing and deleting a stored account needs a recent second-factor check (README).
+STEP_UP = step_up_required(why="Changing a stored account")
 
 
 @require_GET
@@ -36,6 +39,7 @@ def credential_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @sensitive_post_parameters(*SECRET_FIELDS)
 @require_http_methods(["GET", "POST"])
 @permission_required(roles.ADD_ACCOUNT, raise_exception=True)
+@STEP_UP
 def credential_create(request: HttpRequest) -> HttpResponse:
     form = CloudCredentialForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -50,6 +54,7 @@ def credential_create(request: HttpRequest) -> HttpResponse:
 @sensitive_post_parameters(*SECRET_FIELDS)
 @require_http_methods(["GET", "POST"])
 @permission_required(roles.CHANGE_ACCOUNT, raise_exception=True)
+@STEP_UP
 def credential_edit(request: HttpRequest, pk: int) -> HttpResponse:
     credential = get_object_or_404(CloudCredential, pk=pk)
     before = services.snapshot(credential)
@@ -67,6 +72,7 @@ def credential_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @permission_required(roles.DELETE_ACCOUNT, raise_exception=True)
+@STEP_UP
 def credential_delete(request: HttpRequest, pk: int) -> HttpResponse:
     credential = get_object_or_404(CloudCredential, pk=pk)
     if request.method == "POST":

@@ -53,6 +53,7 @@ class Command(BaseCommand):
                     f"Admin user created: {ADMIN_USERNAME} / {password}  (shown once; keep it)"
                 )
             )
+            out.write("At its first sign-in it sets up an authenticator app: its second factor.")
         else:
             out.write("Sign in as an existing user (the admin password was shown when it was created).")
         out.write(self.style.SUCCESS(f"Dashboard on http://{options['host']}:{options['port']}/"))
