@@ -12,6 +12,7 @@ from django.test import Client
 
 from tests.auditkit import record, text
 from tests.dashboard import client_for, make_user
+from tests.test_mfa import enrol, past_the_password
 from vpcepadmin.audit.models import SECURITY_ACTIONS, Action, AuditRecord
 
 PASSWORD = "a-long-password-for-the-tests-1"
@@ -128,3 +129,30 @@ def test_every_security_action_is_in_the_security_category(action) -> None:
     from vpcepadmin.audit.models import CATEGORIES
 
     assert action in CATEGORIES["security"][1]
+
+
+def test_every_kind_of_security_event_lands_in_the_one_chain_and_it_verifies(db, settings, capsys) -> None:
+    """Each of the 14 kinds, caused through the pages as people would, then verify_audit."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, for the test only
+    user = make_user("operator", username="frank", password=PASSWORD)  # user created, roles changed
+    for _ in range(5):  # failed sign-ins, then the lockout
+        _sign_in(Client(), "frank", "wrong password")
+    admin = client_for(make_user("admin", username="the-admin"))
+    unlock = {"kind": "user", "username": "frank", "address": "198.51.100.7"}
+    assert admin.post("/lockouts/unlock/", unlock).status_code == 302  # unlocked
+    browser = Client()
+    assert _sign_in(browser, "frank", PASSWORD) == 302  # sign-in
+    _secret, codes = enrol(browser)  # second factor enrolled
+    again = past_the_password(User.objects.get(username="frank"))
+    assert again.post("/accounts/mfa/verify/", {"otp_token": codes[0]}).status_code == 302  # recovery code
+    again.post("/accounts/logout/")  # sign-out
+    assert admin.post(f"/accounts/mfa/reset/{user.pk}/").status_code == 302  # second factor reset
+    user.refresh_from_db()
+    user.email, user.is_staff = "frank@example.com", True  # user changed, staff status changed
+    user.set_password("a-brand-new-password-3")  # password changed
+    user.save()
+    user.delete()  # user deleted
+    recorded = set(AuditRecord.objects.values_list("action", flat=True))
+    assert set(SECURITY_ACTIONS) <= recorded, set(SECURITY_ACTIONS) - recorded
+    call_command("verify_audit")
+    assert "Audit chain verified" in capsys.readouterr().out
