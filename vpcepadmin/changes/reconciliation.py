@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from vpcepadmin.audit.models import AuditRecord, Outcome, TargetType
 from vpcepadmin.budget import Budget
-from vpcepadmin.changes.targets import Target, open_attempts, outcome_entry, settle
+from vpcepadmin.changes.targets import Target, after_the_call, open_attempts, outcome_entry, settle
 from vpcepadmin.changes.verdicts import Verdict, judge
 from vpcepadmin.cloud.endpoint_services import endpoint_service_get
 from vpcepadmin.cloud.errors import CloudError, CloudNotFound
@@ -55,9 +55,11 @@ def _settle(attempt: AuditRecord, after: float) -> str:
         )
     try:
         current = endpoint_service_get(client_for(credential), target.target_id)
+        after_the_call()
     except SecretUnreadable:
         return f"#{attempt.seq}: the secret of “{credential.name}” is unreadable; re-enter it and run again."
     except CloudNotFound:
+        after_the_call()
         verdict = Verdict(
             Outcome.UNDETERMINED, "The service no longer exists, so its state cannot be compared."
         )

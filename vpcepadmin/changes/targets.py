@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef, QuerySet
 
 from vpcepadmin.audit import recorder
@@ -174,20 +174,9 @@ def after_the_call() -> None:
 def settle(attempt: AuditRecord, entry: recorder.Entry) -> AuditRecord:
     """Append the one outcome of ``attempt``; when somebody settled it first, return theirs.
 
-    A database constraint (one settling outcome per attempt) backs this up. When the database
-    session died meanwhile (a restart, a terminated backend) the write is tried once more on a new
-    connection, so a change that reached the cloud does not lose its record for a dropped session.
+    A database constraint (one settling outcome per attempt) backs this up. Call ``after_the_call``
+    first when a cloud call came in between: the session may have died meanwhile.
     """
-    try:
-        return _settle_once(attempt, entry)
-    except (OperationalError, InterfaceError):
-        if connection.in_atomic_block:
-            raise  # the caller's transaction is gone with the session: not ours to retry
-        connection.close()
-        return _settle_once(attempt, entry)
-
-
-def _settle_once(attempt: AuditRecord, entry: recorder.Entry) -> AuditRecord:
     with ordered(Target.of_record(attempt)):
         existing = settling_outcome(attempt)
         if existing is not None:

@@ -160,9 +160,6 @@ class ServiceChanges:
     def __repr__(self) -> str:
         return f"ServiceChanges({self.to_api()!r})"
 
-    def get(self, name: str) -> Any:
-        return self._values.get(name)
-
     @property
     def ports(self) -> tuple[PortMapping, ...] | None:
         ports: tuple[PortMapping, ...] | None = self._values.get("ports")
