@@ -60,6 +60,14 @@ def _enrolment_page(request: HttpRequest, form: CodeForm, device: AuthenticatorD
     return render(request, "mfa/enrol.html", context)
 
 
+def _code_checked(request: HttpRequest) -> tuple[CodeForm, str | None]:
+    """The code form, and — for a valid POST — what was wrong with the code (None: it was right)."""
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        return form, services.check_code(request, form.code)
+    return form, None
+
+
 @sensitive_post_parameters(CODE_FIELD)
 @require_http_methods(["GET", "POST"])
 def verify(request: HttpRequest) -> HttpResponse:
@@ -68,12 +76,9 @@ def verify(request: HttpRequest) -> HttpResponse:
         return redirect(_next(request))
     if services.authenticator_of(request.user) is None and services.recovery_codes_left(request.user) == 0:
         return redirect(f"{reverse('mfa:enrol')}?{urlencode({'next': _next(request)})}")
-    form = CodeForm(request.POST or None)
-    problem = None
-    if request.method == "POST" and form.is_valid():
-        problem = services.check_code(request, form.code)
-        if problem is None:
-            return redirect(_next(request))
+    form, problem = _code_checked(request)
+    if request.method == "POST" and form.is_valid() and problem is None:
+        return redirect(_next(request))
     context = {"form": form, "problem": problem, "next": _next(request), "mfa_pending": True}
     return render(request, "mfa/verify.html", context)
 
@@ -82,12 +87,9 @@ def verify(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def step_up(request: HttpRequest) -> HttpResponse:
     """A fresh check before a change that needs one (``stepup.step_up_required`` sends GETs here)."""
-    form = CodeForm(request.POST or None)
-    problem = None
-    if request.method == "POST" and form.is_valid():
-        problem = services.check_code(request, form.code)
-        if problem is None:
-            return redirect(_next(request))
+    form, problem = _code_checked(request)
+    if request.method == "POST" and form.is_valid() and problem is None:
+        return redirect(_next(request))
     context = {
         "form": form,
         "problem": problem,
