@@ -81,15 +81,19 @@ def free_port() -> int:
         return port
 
 
-def start_gunicorn(env: Mapping[str, str], workers: int, port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_gunicorn(
+    env: Mapping[str, str], workers: int | None, port: int, log: Path
+) -> subprocess.Popen[bytes]:
     """gunicorn as the README deploys it (``gunicorn.conf.py`` when the repository has one), in its own
-    process group so that it can be ended with everything it started."""
+    process group so that it can be ended with everything it started; ``workers`` None: the
+    configuration's own count."""
     command = [str(Path(sys.executable).with_name("gunicorn")), "vpcepadmin.wsgi"]
     if (ROOT / "gunicorn.conf.py").is_file():
         command += ["-c", "gunicorn.conf.py"]
     else:
         command += ["--timeout", "60"]
-    command += ["--workers", str(workers), "--bind", f"127.0.0.1:{port}"]
+    command += ["--workers", str(workers)] if workers else []
+    command += ["--bind", f"127.0.0.1:{port}"]
     with log.open("wb") as output:
         return subprocess.Popen(
             command, cwd=ROOT, env=dict(env), stdout=output, stderr=subprocess.STDOUT, start_new_session=True

@@ -131,6 +131,41 @@ def test_row_rules_put_the_error_on_the_offending_row(editor, simulator, ports, 
     assert _puts(simulator) == []
 
 
+def test_a_row_error_is_on_its_input_for_screen_readers_too(editor) -> None:
+    """The rows are built in Python (endpoints/port_rows.py): the error still marks its input."""
+    response = editor.submit("review", ports=[(443, 8443, "TCP"), ("x", 80, "TCP")])
+    page = response.content.decode()
+    field = re.search(r'<input [^>]*id="id_ports-1-client_port"[^>]*>', page)
+    assert field is not None
+    assert 'aria-invalid="true"' in field.group() and "is-invalid" in field.group()
+    described = re.search(r'aria-describedby="([^"]+)"', field.group())
+    assert described is not None
+    error = re.search(rf'<div class="invalid-feedback d-block" id="{described.group(1)}">([^<]+)</div>', page)
+    assert error is not None and "number" in error.group(1).lower()
+    first = re.search(r'<input [^>]*id="id_ports-0-client_port"[^>]*>', page)
+    assert first is not None and "aria-invalid" not in first.group()
+
+
+def test_the_rows_a_browser_submits_are_the_rows_it_was_given(editor) -> None:
+    """Round trip: what the rendered form would send back is what was typed, row by row."""
+    from bench.pages import forms_of
+
+    ports = [(1000 + i, 2000 + i, "TCP") for i in range(150)] + [("", "7", "TCP")]
+    page = editor.submit("review", ports=ports).content.decode()
+    form = next(f for f in forms_of(page) if f.id == "edit-form")
+    sent = [
+        (
+            form.value(f"ports-{i}-client_port"),
+            form.value(f"ports-{i}-server_port"),
+            form.value(f"ports-{i}-protocol"),
+        )
+        for i in range(len(ports))
+    ]
+    assert sent == [(str(a), str(b), c) for a, b, c in ports]
+    assert form.value("ports-TOTAL_FORMS") == str(len(ports))
+    assert form.value("ports-MAX_NUM_FORMS") == "200"
+
+
 def test_duplicates_name_the_first_row(editor) -> None:
     response = editor.submit("review", ports=[(443, 8443, "TCP"), (80, 80, "TCP"), (443, 9443, "TCP")])
     assert "Row 1 already maps client port 443/TCP." in response.content.decode()

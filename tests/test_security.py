@@ -257,8 +257,16 @@ XSS = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "';alert(1
 def test_cloud_data_is_escaped_on_every_page(operator_client, account, simulator) -> None:
     """T12: what the cloud returns is data, never markup (the seed bypasses the API's own rules)."""
     seed = seeds.standard_seed(services=0)
+    # Every value the table rows, the port rows and the selects build in Python (endpoints/rows.py,
+    # endpoints/port_rows.py) carries markup too.
     seed["endpoint_services"] = [
-        seeds.service(description=" ".join(XSS), tags=[{"key": "k", "value": XSS[1]}])
+        seeds.service(
+            description=" ".join(XSS),
+            tags=[{"key": "k", "value": XSS[1]}],
+            service_name=f"{seeds.REGION}.{XSS[1]}.x",
+            server_type=XSS[0],
+            ports=[{"client_port": 443, "server_port": 8443, "protocol": XSS[1]}],
+        )
     ]
     simulator.reset(seed)
     service_id = seed["endpoint_services"][0]["id"]
@@ -271,3 +279,5 @@ def test_cloud_data_is_escaped_on_every_page(operator_client, account, simulator
         for payload in XSS[:2]:
             assert payload not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages[1]
+    shown = "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"
+    assert shown in pages[0] and shown in pages[2]  # the name in the table, the protocol in the rows

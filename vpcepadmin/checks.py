@@ -98,6 +98,18 @@ def check_time_budget(app_configs: Sequence[AppConfig] | None, **kwargs: Any) ->
     ]
 
 
+@register(deploy=True)
+def check_serving(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
+    """The app server's workers and threads (gunicorn.conf.py reads the same plan)."""
+    from vpcepadmin.serving import plan
+
+    hint = (
+        "Leave VPCEPADMIN_WORKERS and VPCEPADMIN_THREADS unset to derive them from the cores "
+        "(the cores + 1 threaded workers × 12 threads); see README, “Deployment”."
+    )
+    return [Warning(problem, hint=hint, id="vpcepadmin.W004") for problem in plan().problems()]
+
+
 @register()
 def check_lockout(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
     """Brute force stays stopped: a limit or a lock time below 1 would switch the lockout off."""

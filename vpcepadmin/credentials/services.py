@@ -66,6 +66,8 @@ def client_for(credential: CloudCredential) -> VpcepClient:
 def note_success(credential: CloudCredential) -> None:
     """Stamp the last successful call (at most once a minute: browsing must not write every time)."""
     now = timezone.now()
+    if credential.last_success_at is not None and credential.last_success_at >= now - SUCCESS_STAMP_INTERVAL:
+        return  # stamped less than a minute ago (as loaded with this request): no query at all
     stale = Q(last_success_at__isnull=True) | Q(last_success_at__lt=now - SUCCESS_STAMP_INTERVAL)
     CloudCredential.objects.filter(stale, pk=credential.pk).update(last_success_at=now)
 

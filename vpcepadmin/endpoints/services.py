@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 from vpcepadmin.cloud.endpoint_services import MAX_PAGE_SIZE, endpoint_service_get, endpoint_service_list
 from vpcepadmin.cloud.errors import CloudError, CloudNotFound
@@ -71,6 +72,23 @@ class ServiceListing:
     def page_count(self) -> int:
         total = self.page.total_count if self.page else 0
         return max(1, -(-total // PAGE_SIZE))
+
+    def page_url(self, number: int) -> str:
+        """The query string of page ``number`` with the same filters."""
+        q = self.query
+        return "?" + urlencode({"q": q.q, "status": q.status, "sort": q.sort, "page": number})
+
+    @property
+    def this_url(self) -> str:
+        return self.page_url(self.query.page)
+
+    @property
+    def previous_url(self) -> str:
+        return self.page_url(self.query.page - 1) if self.query.page > 1 else ""
+
+    @property
+    def next_url(self) -> str:
+        return self.page_url(self.query.page + 1) if self.query.page < self.page_count else ""
 
 
 @dataclass(frozen=True)

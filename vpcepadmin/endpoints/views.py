@@ -13,6 +13,7 @@ from vpcepadmin.cloud.editable import edit_refusal
 from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.endpoints import services
 from vpcepadmin.endpoints.forms import ServiceFilterForm
+from vpcepadmin.endpoints.rows import service_rows
 from vpcepadmin.htmx import render_page
 
 
@@ -37,7 +38,8 @@ def service_list(request: HttpRequest, pk: int) -> HttpResponse:
     credential = get_object_or_404(CloudCredential, pk=pk)
     form = ServiceFilterForm(request.GET)
     listing = services.list_services(credential, form.query())
-    context = {"account": credential, "form": form, "listing": listing}
+    rows = service_rows(credential.pk, listing.page.services) if listing.page else []
+    context = {"account": credential, "form": form, "listing": listing, "rows": rows}
     return render_page(request, "endpoints/list.html", "endpoints/_table.html", context)
 
 

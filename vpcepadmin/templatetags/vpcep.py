@@ -1,34 +1,34 @@
-"""Template filters for endpoint services."""
+"""Template filters for endpoint services (the service table computes the same in Python, per row)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 from django import template
+from django.utils.safestring import SafeString
 
-from vpcepadmin.cloud.types import PortMapping
+from vpcepadmin.endpoints import port_rows as endpoint_port_rows
+from vpcepadmin.endpoints import rows
 
 register = template.Library()
 
-STATUS_CLASSES = {
-    "available": "text-bg-success",
-    "creating": "text-bg-info",
-    "deleting": "text-bg-warning",
-    "failed": "text-bg-danger",
-}
+register.filter("ports_summary", rows.ports_summary)
+register.filter("status_class", rows.status_class)
 
 
-@register.filter
-def ports_summary(ports: Sequence[PortMapping]) -> str:
-    """``443→8443 +2``: the first mapping and how many more."""
-    if not ports:
-        return "none"
-    first = ports[0]
-    more = f" +{len(ports) - 1}" if len(ports) > 1 else ""
-    protocol = "" if first.protocol == "TCP" else f"/{first.protocol}"
-    return f"{first.client_port}→{first.server_port}{protocol}{more}"
+@register.simple_tag
+def port_rows(formset: Any, action: str, focus_last: bool = False) -> list[SafeString]:
+    """``{% port_rows formset action focus_last as rows %}``: the formset's rows as HTML."""
+    return endpoint_port_rows.port_rows(formset, action, bool(focus_last))
 
 
-@register.filter
-def status_class(status: str) -> str:
-    return STATUS_CLASSES.get(status, "text-bg-secondary")
+@register.simple_tag
+def port_diff_rows(ports: Any) -> SafeString:
+    """``{% port_diff_rows change.ports %}``: the rows of a port-mapping diff."""
+    return endpoint_port_rows.diff_rows(ports)
+
+
+@register.simple_tag
+def port_table_rows(ports: Any) -> SafeString:
+    """``{% port_table_rows ports %}``: one ``<tr>`` per port mapping."""
+    return endpoint_port_rows.table_rows(ports)

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from vpcepadmin.bootstrap import ADMIN_USERNAME, ensure_admin_user, ensure_demo_accounts
+from vpcepadmin.serving import plan
 from vpcepadmin.simulator.demo import demo_seed
 from vpcepadmin.simulator.server import SimulatorServer
 
@@ -57,3 +58,7 @@ class Command(BaseCommand):
         else:
             out.write("Sign in as an existing user (the admin password was shown when it was created).")
         out.write(self.style.SUCCESS(f"Dashboard on http://{options['host']}:{options['port']}/"))
+        out.write(
+            "This is the demo server. In production: gunicorn -c gunicorn.conf.py vpcepadmin.wsgi "
+            f"({plan().describe()} on this machine), PostgreSQL and Redis; see README, “Deployment”."
+        )
