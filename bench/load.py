@@ -10,8 +10,9 @@ It recreates the database, migrates it, starts the simulator in this process (25
 API call answered after ``--latency``), an operator with a stored account, and gunicorn with
 ``gunicorn.conf.py`` (its worker and thread counts unless ``--workers``/``--threads``). Then:
 
-1. one user, one page at a time (``--rounds`` each): the time a browser waits, minus the upstream
-   latency of the page's calls — what one page costs on the server, as deployed;
+1. one user, one page at a time (``--rounds`` each): the time a browser waits, and from the app's
+   ``Server-Timing`` header (``VPCEPADMIN_SERVER_TIMING=1``) the server's time, its time waiting for
+   the cloud, and the difference — what one page costs on the server, as deployed;
 2. ``--users`` signed-in users, each loading the service list, a service page and an edit page in
    turn with no pause, for ``--seconds``: requests per second, median and p90 of every request, and
    the HTTP statuses. Budget: p90 < upstream latency + 200 ms, and no 5xx.
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import shutil
 import statistics
 import sys
@@ -40,6 +42,7 @@ from bench import deployment, soak  # noqa: E402
 from bench.soakkit import Tally  # noqa: E402
 
 SERVICES = 25
+TIMING = re.compile(r"cloud;dur=([0-9.]+).*db;dur=([0-9.]+).*app;dur=([0-9.]+)")
 P90_MARGIN = 0.2  # seconds over the upstream latency
 
 
@@ -64,13 +67,16 @@ class Browser(soak.Operator):
 
     times: list[float] = field(default_factory=list)
 
-    def timed(self, path: str, what: str) -> float:
+    def timed(self, path: str, what: str) -> tuple[float, tuple[float, float, float]]:
+        """Seconds the browser waited, and the server's (cloud, db, app) ms from Server-Timing."""
         started = time.perf_counter()
         response = self.request("GET", path, what)
         elapsed = time.perf_counter() - started
         if response.status_code != 200:
             self.tally.error(f"{what}: HTTP {response.status_code}")
-        return elapsed
+        found = TIMING.search(response.headers.get("Server-Timing", ""))
+        server = (float(found[1]), float(found[2]), float(found[3])) if found else (0.0, 0.0, 0.0)
+        return elapsed, server
 
     def pages(self) -> list[tuple[str, str]]:
         service = self.rng.choice(self.services)
@@ -81,25 +87,24 @@ class Browser(soak.Operator):
         while time.monotonic() < until:
             for path, what in self.pages():
                 try:
-                    self.times.append(self.timed(path, what))
+                    self.times.append(self.timed(path, what)[0])
                 except Exception as exc:  # counted, never silent
                     self.tally.error(f"{what}: {type(exc).__name__}")
                     time.sleep(0.2)
 
 
-def one_user(browser: Browser, rounds: int, latency: float) -> None:
-    """Each page alone: what a browser waits minus the upstream latency (one call per page)."""
-    print(
-        f"\none user, {rounds} requests per page (ms; the page's own time = wait − {latency * 1000:.0f} ms):"
-    )
+def one_user(browser: Browser, rounds: int) -> None:
+    """Each page alone: what the browser waited, and the server's own time (all minus the cloud)."""
+    print(f"\none user, {rounds} requests per page, medians in ms:")
+    print(f"  {'page':<8} {'wait':>7} {'server':>7} {'cloud':>7} {'db':>6} {'server − cloud':>15}")
     for path, what in browser.pages():
         for _ in range(3):
             browser.timed(path, what)
-        waits = [browser.timed(path, what) * 1000 for _ in range(rounds)]
-        own = [wait - latency * 1000 for wait in waits]
-        print(
-            f"  {what:<8} wait median {statistics.median(waits):6.1f}   own median {statistics.median(own):5.1f}"
-        )
+        runs = [browser.timed(path, what) for _ in range(rounds)]
+        wait = statistics.median(r[0] * 1000 for r in runs)
+        cloud, db, app = (statistics.median(r[1][i] for r in runs) for i in range(3))
+        own = statistics.median(r[1][2] - r[1][0] for r in runs)
+        print(f"  {what:<8} {wait:7.1f} {app:7.1f} {cloud:7.1f} {db:6.1f} {own:15.1f}")
 
 
 def many_users(browsers: list[Browser], seconds: float) -> float:
@@ -120,6 +125,7 @@ def run(args: argparse.Namespace, scratch: Path) -> int:
     from vpcepadmin.simulator.server import SimulatorServer
 
     env = deployment.deployment_env(args.database_url, args.cache_url, scratch / "var", read_timeout=10)
+    env["VPCEPADMIN_SERVER_TIMING"] = "1"
     if args.threads:
         env["VPCEPADMIN_THREADS"] = str(args.threads)
     deployment.recreate_database(args.database_url)
@@ -150,7 +156,7 @@ def run(args: argparse.Namespace, scratch: Path) -> int:
             print(
                 f"gunicorn: {_plan(scratch / 'gunicorn.log', args)}; upstream latency {args.latency * 1000:.0f} ms"
             )
-            one_user(browsers[-1], args.rounds, args.latency)
+            one_user(browsers[-1], args.rounds)
             wall = many_users(browsers[:-1], args.seconds)
         finally:
             deployment.stop_process(gunicorn)

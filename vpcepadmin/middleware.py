@@ -13,10 +13,12 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequiredMiddleware
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import resolve_url
 from django_htmx.http import HttpResponseClientRedirect
 
+from vpcepadmin.cloud import timing as cloud_timing
 from vpcepadmin.current import current_request
 from vpcepadmin.logsetup import request_id_var
 from vpcepadmin.views import health_response
@@ -109,12 +111,48 @@ class RequestIdMiddleware:
         token = request_id_var.set(request_id)
         serving = current_request.set(request)
         try:
-            response = self.get_response(request)
+            serve = _timed if settings.SERVER_TIMING else _untimed
+            response = serve(self.get_response, request)
         finally:
             current_request.reset(serving)
             request_id_var.reset(token)
         response["X-Request-ID"] = request_id
         return response
+
+
+class _SqlTime:
+    """``execute_wrapper`` that adds up the time and number of queries."""
+
+    def __init__(self) -> None:
+        self.seconds, self.queries = 0.0, 0
+
+    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.queries += 1
+
+
+def _untimed(get_response: Callable[[HttpRequest], HttpResponse], request: HttpRequest) -> HttpResponse:
+    return get_response(request)
+
+
+def _timed(get_response: Callable[[HttpRequest], HttpResponse], request: HttpRequest) -> HttpResponse:
+    """The response with a ``Server-Timing`` header (VPCEPADMIN_SERVER_TIMING=1): the cloud's round
+    trips, the database and the whole request in ms — browsers' developer tools and
+    ``bench/load.py`` read it. Durations only, never what was asked."""
+    sql = _SqlTime()
+    started = time.perf_counter()
+    with cloud_timing.measuring() as cloud, connection.execute_wrapper(sql):
+        response = get_response(request)
+    total = time.perf_counter() - started
+    response["Server-Timing"] = (
+        f'cloud;dur={cloud.seconds * 1000:.1f};desc="{cloud.calls} calls", '
+        f'db;dur={sql.seconds * 1000:.1f};desc="{sql.queries} queries", app;dur={total * 1000:.1f}'
+    )
+    return response
 
 
 def client_ip(request: HttpRequest) -> str:

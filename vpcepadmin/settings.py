@@ -288,6 +288,8 @@ CLOUD_ALLOWED_ENDPOINT_SUFFIXES = env_list(
 
 # --- logging: one line per record, never a secret (the cloud client logs no headers or bodies) -------
 LOG_LEVEL = env_str("VPCEPADMIN_LOG_LEVEL", "INFO")
+# A Server-Timing header on every response (cloud, database and total ms); off unless asked for.
+SERVER_TIMING = env_bool("VPCEPADMIN_SERVER_TIMING")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

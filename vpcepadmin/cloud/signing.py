@@ -6,6 +6,7 @@ while the official SDK (a test dependency) is the independent check that both si
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
@@ -27,9 +28,17 @@ def _encode(value: str) -> str:
 
 def canonical_uri(path: str) -> str:
     """Decode, re-encode each segment, and end with "/" (the request itself is sent without it)."""
+    # NOTE: the same paths are signed (and verified) again and again: short ones are remembered.
+    return _remembered_uri(path) if len(path) <= 512 else _canonical_uri(path)
+
+
+def _canonical_uri(path: str) -> str:
     segments = [_encode(unquote(segment)) for segment in path.split("/")]
     uri = "/".join(segments)
     return uri if uri.endswith("/") else uri + "/"
+
+
+_remembered_uri = functools.lru_cache(maxsize=1024)(_canonical_uri)
 
 
 def canonical_query(pairs: Iterable[tuple[str, str]]) -> str:

@@ -17,10 +17,16 @@
   link-local or metadata address — checked when connecting, not only when an account was saved;
 - nothing secret is logged: one line per attempt with method, path, status, duration, the cloud's
   request id and a fixed-text reason for a failure, never headers or bodies.
+
+Per call the transport costs little beyond the HTTP exchange itself: the request is prepared exactly
+as ``Session.request`` would prepare it, without its generic setting merges (``_prepare``), and a
+JSON answer is decoded with orjson (``decode_json``, exactly what ``json.loads`` would return).
 """
 
 from __future__ import annotations
 
+import functools
+import http.cookiejar
 import json
 import logging
 import os
@@ -33,9 +39,12 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 import urllib3.exceptions
+from requests.cookies import RequestsCookieJar
 
+from vpcepadmin.cloud import timing
 from vpcepadmin.cloud.connections import CheckedAdapter
 from vpcepadmin.cloud.errors import (
     TOKEN_REFRESH_CODES,
@@ -65,6 +74,9 @@ RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 # NOTE: for a mutation these answers come from a gateway that may have forwarded the request.
 UNKNOWN_OUTCOME_STATUSES = frozenset({502, 504})
 READ_CHUNK = 64 * 1024
+# The shortest run of digits that may be an integer orjson cannot hold (outside -2**63 .. 2**64-1).
+_LONG_NUMBER = b"0" * 19
+_DIGITS_ONLY = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))  # digit -> "0"
 
 
 @dataclass(frozen=True)
@@ -167,6 +179,9 @@ def _session_for(origin: str, allow_loopback: bool) -> requests.Session:
     if session is None:
         session = requests.Session()
         session.trust_env = False  # no proxies or netrc credentials picked up from the environment
+        # Shared by every account calling this origin from this thread: a cookie one account's
+        # answer sets must never travel with another's request, so none is ever kept.
+        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         adapter = CheckedAdapter(
             allow_loopback=allow_loopback, pool_connections=1, pool_maxsize=4, max_retries=0
         )
@@ -174,6 +189,58 @@ def _session_for(origin: str, allow_loopback: bool) -> requests.Session:
         session.mount("http://", adapter)
         sessions[(origin, allow_loopback)] = session
     return session
+
+
+def _prepare(
+    session: requests.Session, request: OutgoingRequest, headers: Mapping[str, str]
+) -> requests.PreparedRequest:
+    """What ``session.request(method, url, data=body or None, headers=headers)`` prepares, field for
+    field (a test compares the two), without ``Session.prepare_request``'s generic setting merges:
+    those check each setting against ``typing`` protocols and cost more than the rest of our own
+    work for a call. The steps are ``PreparedRequest.prepare``'s, in its order.
+
+    Our sessions keep requests' defaults (``_session_for``): no session auth, params or hooks, so
+    only the headers (requests' defaults, then ours, names case-insensitive) and a copy of the
+    session's cookies are merged.
+    """
+    merged: dict[str, tuple[str, str | bytes | None]] = {}
+    for name, value in session.headers.items():
+        merged[name.lower()] = (name, value)
+    for name, value in headers.items():
+        merged[name.lower()] = (name, value)
+    prepared = requests.PreparedRequest()
+    prepared.prepare_method(request.method.upper())
+    url = request.url
+    prepared.url = _prepared_url(url)
+    prepared.prepare_headers({name: value for name, value in merged.values() if value is not None})
+    cookies = RequestsCookieJar()
+    cookies.update(session.cookies)  # a copy, as merge_cookies makes it
+    prepared.prepare_cookies(cookies)
+    prepared.prepare_body(request.body or None, None)
+    prepared.prepare_auth(None, url)
+    prepared.prepare_hooks(None)
+    return prepared
+
+
+@functools.lru_cache(maxsize=1024)
+def _prepared_url(url: str) -> str:
+    """The URL as ``PreparedRequest.prepare_url`` writes it (a pure function of the URL; an invalid
+    one raises each time, as that is never cached)."""
+    prepared = requests.PreparedRequest()
+    prepared.prepare_url(url, None)
+    return str(prepared.url)
+
+
+def decode_json(body: bytes) -> Any:
+    """``json.loads(body)``, decoded by orjson. The answers differ only where orjson refuses the text
+    (NaN, a byte-order mark, a lone surrogate, ...) or cannot hold an integer (it makes a float of
+    one outside 64 bits, only possible in a run of 19 digits or more): then ``json.loads`` decides."""
+    if _LONG_NUMBER not in body.translate(_DIGITS_ONLY):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(body)
 
 
 class Transport:
@@ -228,21 +295,31 @@ class Transport:
 
     # --- one attempt ------------------------------------------------------------------------------
     def _exchange(self, request: OutgoingRequest, headers: dict[str, str], deadline_at: float) -> _Answer:
+        started = time.perf_counter()
+        try:
+            return self._exchange_once(request, headers, deadline_at)
+        finally:
+            timing.add(time.perf_counter() - started)  # the request's Server-Timing, when measured
+
+    def _exchange_once(
+        self, request: OutgoingRequest, headers: dict[str, str], deadline_at: float
+    ) -> _Answer:
         remaining = deadline_at - self._clock()
         if remaining <= 0:
             raise NotSent("The call's time was used up before it could be sent.")
         session = _session_for(request.base_url, self.policy.allow_loopback)
         timeout = (min(self.policy.connect_timeout, remaining), min(self.policy.read_timeout, remaining))
         try:
-            response = session.request(
-                request.method,
-                request.url,
-                data=request.body or None,
-                headers=headers,
+            prepared = _prepare(session, request, headers)
+            response = session.send(
+                prepared,
                 timeout=timeout,
                 allow_redirects=False,
+                # What Session.request merges from the session (trust_env is off): no proxies, no cert.
+                proxies=dict(session.proxies),
                 stream=True,
                 verify=self._verify(),
+                cert=session.cert,
             )
         except requests.ConnectTimeout as exc:
             raise NotSent(CONNECT_TIMEOUT) from exc
@@ -307,7 +384,7 @@ class Transport:
         body: Any = None
         if answer.body:
             try:
-                body = json.loads(answer.body)
+                body = decode_json(answer.body)
             except ValueError as exc:
                 error_class = CloudOutcomeUnknown if request.mutating else CloudUnavailable
                 raise error_class(
@@ -382,6 +459,8 @@ class Transport:
         request_id: str,
         problem: str = "",
     ) -> None:
+        if not logger.isEnabledFor(logging.INFO):
+            return
         elapsed_ms = (self._clock() - started) * 1000
         logger.info(
             "cloud %s %s -> %s in %.0f ms (attempt %d, cloud request id %s)%s",

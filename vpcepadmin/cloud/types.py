@@ -2,6 +2,11 @@
 
 Parsers are tolerant: fields that vary by cloud and doc version are optional, unknown fields are
 ignored, and a malformed item raises ``ValueError`` (the transport turns that into a cloud error).
+
+``EndpointService.from_api`` and ``port_mappings`` take a fast path for well-formed JSON (plain
+dicts, lists and values of the documented types): the objects are made without their dataclass
+``__init__`` (``_made``) from values checked once. Anything odd takes the careful path (``checked``),
+which gives the same object or raises the same error; tests compare the two paths.
 """
 
 from __future__ import annotations
@@ -9,21 +14,36 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 DEFAULT_PROTOCOL = "TCP"
+T = TypeVar("T")
+
+
+# Recently parsed timestamps (a datetime is immutable, so one may be shared); cleared when full.
+_TIMESTAMPS: dict[str, datetime | None] = {}
+_TIMESTAMPS_MAX = 4096
 
 
 def parse_timestamp(value: object) -> datetime | None:
     """``2018-01-30T07:42:01Z`` (second precision; IAM adds microseconds) → aware UTC datetime."""
     if not isinstance(value, str) or not value:
         return None
+    try:
+        return _TIMESTAMPS[value]
+    except KeyError:
+        pass
     text = value.strip().replace("Z", "+00:00")
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed: datetime | None = datetime.fromisoformat(text)
     except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        parsed = None
+    if parsed is not None and not parsed.tzinfo:
+        parsed = parsed.replace(tzinfo=UTC)
+    if len(_TIMESTAMPS) >= _TIMESTAMPS_MAX:
+        _TIMESTAMPS.clear()
+    _TIMESTAMPS[value] = parsed
+    return parsed
 
 
 def format_timestamp(value: datetime | None) -> str:
@@ -65,6 +85,23 @@ def _port_number(value: object) -> int | None:
     return None
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _made(cls: type[T], values: dict[str, Any]) -> T:
+    """An instance of the frozen dataclass ``cls`` whose attributes are ``values`` (a new dict, which
+    it keeps), made without its ``__init__``.
+
+    Only for values that are exactly what ``__init__`` would store, with every field given (in field
+    order) and for classes without ``__post_init__``; equal, hashing and printing alike as one
+    made by ``__init__`` (tests compare the two).
+    """
+    made = _new(cls)
+    _set(made, "__dict__", values)
+    return made
+
+
 @dataclass(frozen=True, order=True)
 class PortMapping:
     """One port mapping: the endpoint's ``client_port`` forwards to the backend's ``server_port``."""
@@ -93,6 +130,37 @@ class PortMapping:
 
     def __str__(self) -> str:
         return f"{self.client_port}→{self.server_port}/{self.protocol}"
+
+
+# Port mappings already made, by (client_port, server_port, protocol): immutable, so shared by every
+# service that has one; the same mappings come back with every read of a service. Cleared when full.
+_MAPPINGS: dict[tuple[int, int, str], PortMapping] = {}
+_MAPPINGS_MAX = 16384
+
+
+def port_mappings(items: list[Any]) -> tuple[PortMapping, ...]:
+    """``tuple(PortMapping.from_api(item) for item in items)``, with a fast path for each item that
+    is a plain dict with integer ports and a non-empty protocol text."""
+    made = []
+    known = _MAPPINGS
+    for item in items:
+        if type(item) is dict:
+            client, server = item.get("client_port"), item.get("server_port")
+            protocol = item.get("protocol")
+            if type(client) is int and type(server) is int and type(protocol) is str and protocol:
+                key = (client, server, protocol)
+                mapping = known.get(key)
+                if mapping is None:
+                    mapping = _made(
+                        PortMapping, {"client_port": client, "server_port": server, "protocol": protocol}
+                    )
+                    if len(known) >= _MAPPINGS_MAX:
+                        known.clear()
+                    known[key] = mapping
+                made.append(mapping)
+                continue
+        made.append(PortMapping.from_api(item))
+    return tuple(made)
 
 
 @dataclass(frozen=True)
@@ -159,6 +227,16 @@ class EndpointService:
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> EndpointService:
+        """The service in ``data``: the fast path for a well-formed answer, else ``checked``."""
+        if type(data) is dict:
+            made = _service_made(data)
+            if made is not None:
+                return made
+        return cls.checked(data)
+
+    @classmethod
+    def checked(cls, data: Mapping[str, Any]) -> EndpointService:
+        """The careful path: every field checked on its own (the reference for ``from_api``)."""
         if not isinstance(data, Mapping) or not isinstance(data.get("id"), str):
             raise ValueError("an endpoint service needs an id")
         raw_ports = data.get("ports") or []
@@ -229,6 +307,71 @@ class EndpointService:
         if self.errors:
             body["error"] = [{"error_code": e.code, "error_message": e.message} for e in self.errors]
         return body
+
+
+def _service_made(data: dict[str, Any]) -> EndpointService | None:
+    """``EndpointService.checked(data)`` for a well-formed ``data``, or None when anything is odd:
+    an id that is not text, ports, tags or errors that are not lists, a tag that is not a dict
+    of texts, or any error at all (a failed service is rare: the careful path reads it)."""
+    get = data.get
+    service_id = get("id")
+    raw_ports, raw_tags = get("ports"), get("tags")
+    if (
+        type(service_id) is not str
+        or get("error")
+        or (raw_ports and type(raw_ports) is not list)
+        or (raw_tags and type(raw_tags) is not list)
+    ):
+        return None
+    tags = []
+    for tag in raw_tags or ():
+        if type(tag) is not dict:
+            return None
+        key, value = tag.get("key", ""), tag.get("value", "")
+        if type(key) is not str or type(value) is not str:
+            return None
+        tags.append(_made(Tag, {"key": key, "value": value}))
+    full_name = get("service_name")
+    if not isinstance(full_name, str):
+        full_name = ""
+    status, server_type, port_id = get("status"), get("server_type"), get("port_id")
+    vpc_id, service_type, project_id = get("vpc_id"), get("service_type"), get("project_id")
+    description, tcp_proxy, vip_port_id = get("description"), get("tcp_proxy"), get("vip_port_id")
+    pool_id, domain_id, cidr_type, ip = get("pool_id"), get("domain_id"), get("cidr_type"), get("ip")
+    connection_count, enable_policy = get("connection_count"), get("enable_policy")
+    return _made(
+        EndpointService,
+        {
+            "id": service_id,
+            "full_name": full_name,
+            "name": short_name(full_name, service_id),
+            "status": status if isinstance(status, str) else "",
+            "server_type": server_type if isinstance(server_type, str) else "",
+            "port_id": port_id if isinstance(port_id, str) else "",
+            "vpc_id": vpc_id if isinstance(vpc_id, str) else "",
+            "approval_enabled": bool(get("approval_enabled", True)),
+            "ports": port_mappings(raw_ports) if raw_ports else (),
+            "service_type": (service_type if isinstance(service_type, str) else "") or "interface",
+            "project_id": project_id if isinstance(project_id, str) else "",
+            "description": description if isinstance(description, str) else None,
+            "tcp_proxy": tcp_proxy if isinstance(tcp_proxy, str) else None,
+            "vip_port_id": vip_port_id if isinstance(vip_port_id, str) else None,
+            "pool_id": pool_id if isinstance(pool_id, str) else None,
+            "domain_id": domain_id if isinstance(domain_id, str) else None,
+            "connection_count": (
+                connection_count
+                if isinstance(connection_count, int) and not isinstance(connection_count, bool)
+                else None
+            ),
+            "created_at": parse_timestamp(get("created_at")),
+            "updated_at": parse_timestamp(get("updated_at")),
+            "tags": tuple(tags),
+            "errors": (),
+            "cidr_type": cidr_type if isinstance(cidr_type, str) else None,
+            "ip": ip if isinstance(ip, str) else None,
+            "enable_policy": enable_policy if isinstance(enable_policy, bool) else None,
+        },
+    )
 
 
 @dataclass(frozen=True)
