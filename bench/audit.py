@@ -8,14 +8,19 @@ It creates the database ``vpcepadmin_bench`` (dropped at the end unless ``--keep
 fills the audit log with realistic, correctly chained records (COPY, the chain computed in Python)
 and, at each size in turn, measures:
 
-- ``/audit/``: the first page, a filtered page and a deep page (plus more filters, for information):
-  median and p90 of the whole request in the process, and the SQL queries per request. Budgets:
-  every median < 50 ms, a fixed number of queries, and the ratio of the medians between the
-  smallest and the largest size < 1.5;
+- ``/audit/``: the first page, a filtered page, a deep page and the page of a service with 200 port
+  mappings (plus more filters, for information): median and p90 of the whole request in the
+  process, and the SQL queries per request. Budgets: every median < 50 ms, a fixed number of
+  queries, and the ratio of the medians between the smallest and the largest size < 1.5;
 - the CSV and JSON exports of every record: records per second (budget ≥ 20 000) and the process's
   resident memory before and at its peak while streaming (budget: flat — the same growth at every
   size);
 - ``verify_audit``: seconds and records per second (budget ≥ 50 000), also with one process.
+
+Records are of realistic size (``bench.records``): ``--big-share`` of the services (default 5 %)
+have 200 port mappings, carried in full by their snapshots and by every change of their mappings,
+a fifth of the reasons are long (up to about 1000 characters), and every record has the summary and
+diff the application derives and stores.
 
 Exit status 1 when a budget is missed. ``--rounds`` sets the requests per page (default 30).
 """
@@ -41,7 +46,7 @@ from bench import records  # noqa: E402
 from bench.measure import PeakRss, Timing, time_requests  # noqa: E402
 
 ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
-BUDGETED = ("first page", "filtered page", "deep page")
+BUDGETED = ("first page", "filtered page", "deep page", "big service")
 PAGE_BUDGET_MS, RATIO_BUDGET, EXPORT_BUDGET, VERIFY_BUDGET = 50.0, 1.5, 20_000, 50_000
 
 
@@ -81,7 +86,7 @@ def drop(admin_url: str, name: str) -> None:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def make_world() -> records.World:
+def make_world(big_share: float) -> records.World:
     """Users (the actors and a viewer who reads) and five accounts, one of them production."""
     from django.contrib.auth.models import Group, User
 
@@ -100,7 +105,20 @@ def make_world() -> records.World:
         account.save()
         accounts.append({"id": account.pk, "name": account.name, "cloud": "otc", "region": "eu-de",
                          "project_id": account.project_id})  # fmt: skip
-    return records.World.make(actors, accounts)
+    return records.World.make(actors, accounts, big_share=big_share)
+
+
+def chain_head() -> tuple[int, str, int]:
+    """Where the generated records continue the chain (seq, hash, next id): after the records that
+    setting up the world wrote itself (creating users is a security event)."""
+    from django.db.models import Max
+
+    from vpcepadmin.audit.chain import GENESIS_HASH
+    from vpcepadmin.audit.models import AuditChainHead, AuditRecord
+
+    head = AuditChainHead.objects.filter(id=1).first()
+    last_id = AuditRecord.objects.aggregate(last=Max("id"))["last"] or 0
+    return (head.seq, head.hash, last_id + 1) if head is not None else (0, GENESIS_HASH, last_id + 1)
 
 
 def grow(chain: records.Chain, size: int) -> float:
@@ -108,12 +126,16 @@ def grow(chain: records.Chain, size: int) -> float:
     from django.db import connection
 
     started = time.perf_counter()
+    # Measuring writes records too (signing the reader in is a security event): continue after them.
+    chain.seq, chain.last_hash, chain.next_id = chain_head()
     with connection.cursor() as cursor:
         columns = ", ".join(records.COLUMNS)
         with cursor.copy(f"COPY audit_auditrecord ({columns}) FROM STDIN") as copy:
             for row in chain.rows(size - chain.seq):
                 copy.write_row(row)
-        cursor.execute("SELECT setval(pg_get_serial_sequence('audit_auditrecord', 'id'), %s)", [chain.seq])
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('audit_auditrecord', 'id'), %s)", [chain.next_id - 1]
+        )
         cursor.execute(
             "INSERT INTO audit_auditchainhead (id, seq, hash) VALUES (1, %s, %s) "
             "ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash",
@@ -123,6 +145,14 @@ def grow(chain: records.Chain, size: int) -> float:
         # The load leaves gigabytes of dirty pages: write them now, not while pages are timed.
         cursor.execute("CHECKPOINT")
     return time.perf_counter() - started
+
+
+def table_mb() -> float:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_total_relation_size('audit_auditrecord')")
+        return float(cursor.fetchone()[0]) / 2**20
 
 
 def page_urls(world: records.World, size: int) -> dict[str, str]:
@@ -138,6 +168,9 @@ def page_urls(world: records.World, size: int) -> dict[str, str]:
         "filtered page": "/audit/?actor=alice&action=modify_endpoint_service&outcome=applied",
         "service + outcome": f"/audit/?service={service['id']}&outcome=applied",
         "deep page": "/audit/?before=100",
+        # Every row a change with 200 port mappings (the rows once decoded them all) — with
+        # ``--big-share 0`` the page of an ordinary service.
+        "big service": f"/audit/?service={(world.big_services or world.services)[0]['id']}",
         "actor + outcome": "/audit/?actor=alice&outcome=rejected",
         "account + action": f"/audit/?account={world.accounts[1]['id']}&action=update_credential",
         "service by name": f"/audit/?service={service['name']}",
@@ -187,7 +220,7 @@ def measure(size: int, world: records.World, chain: records.Chain, rounds: int) 
 
     print(f"\n== {size:,} records", flush=True)
     figures = SizeFigures(size, grow(chain, size))
-    print(f"built in {figures.build_s:.1f} s", flush=True)
+    print(f"built in {figures.build_s:.1f} s; the table takes {table_mb():,.0f} MB", flush=True)
     client = Client()
     client.force_login(User.objects.get(username="auditor"))
     for name, url in page_urls(world, size).items():
@@ -255,18 +288,23 @@ def main() -> int:
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000])
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument(
+        "--big-share", type=float, default=records.BIG_SHARE, help="share of services with 200 port mappings"
+    )
     parser.add_argument("--admin-url", default=ADMIN_URL, help="a PostgreSQL URL allowed to create databases")
     parser.add_argument("--name", default="vpcepadmin_bench", help="the database to create (and drop)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
     configure(args.admin_url, args.name)
     try:
-        world = make_world()
-        chain = records.Chain(world)
+        world = make_world(args.big_share)
+        chain = records.Chain(world, *chain_head())
         import importlib.util
 
         print(
-            f"orjson accelerator: {'yes' if importlib.util.find_spec('orjson') else 'no'}; CPUs: {os.cpu_count()}"
+            f"orjson accelerator: {'yes' if importlib.util.find_spec('orjson') else 'no'}; CPUs: {os.cpu_count()}; "
+            f"{len(world.big_services)} of {len(world.services)} services with {records.BIG_PORTS} port mappings; "
+            f"{records.LONG_REASONS:.0%} of the reasons long"
         )
         all_figures = [measure(size, world, chain, args.rounds) for size in sorted(args.sizes)]
         missed = verdicts(all_figures)

@@ -3,8 +3,12 @@
 The content imitates what the edit flow and the account pages write: per change one ``attempted``
 record (the API snapshot before, the PUT body) and one outcome record (mostly ``applied`` with the
 response body, sometimes rejected, failed or reconciled), single ``conflict`` records, and now and
-then a change to a stored account. The chain is computed here with the application's own
-``chain.record_hash`` over exactly the values the database will give back, so ``verify_audit``
+then a change to a stored account. Records are of realistic size: a share of the services
+(``big_share``) have ``BIG_PORTS`` port mappings, which their snapshots and every change of their
+mappings carry in full (before, body and after), and a share of the reasons are long (up to about
+1000 characters). The chain is computed here with the application's own ``chain.record_hash`` over
+exactly the values the database will give back, and the derived columns (summary and diff) with
+its own ``changes.derive`` from the values the recorder derives them from, so ``verify_audit``
 accepts the result.
 """
 
@@ -32,9 +36,25 @@ ERRORS = {
     "rejected": (400, "EndPoint.0011", "The port mapping conflicts with another service."),
     "failed": (503, "APIGW.0201", "Service unavailable, try again later."),
 }
-COLUMNS = ("id", "seq", "prev_hash", "hash", *[name for name in HASHED_FIELDS if name != "seq"])
-JSON_COLUMNS = frozenset({"before", "request_body", "after"})
+COLUMNS = (
+    "id",
+    "seq",
+    "prev_hash",
+    "hash",
+    *[name for name in HASHED_FIELDS if name != "seq"],
+    "summary",
+    "diff",
+)
+JSON_COLUMNS = frozenset({"before", "request_body", "after", "diff"})
 START = datetime(2024, 1, 1, tzinfo=UTC)
+BIG_PORTS = 200  # the most port mappings a service has (and what made the list slow)
+BIG_SHARE = 0.05  # the share of services with that many
+LONG_REASONS = 0.2  # the share of reasons that are a paragraph, not a line
+WORDS = (
+    "customer", "traffic", "migration", "backend", "listener", "pool", "rollout", "window", "approved",
+    "by", "the", "change", "board", "after", "review", "of", "firewall", "rules", "and", "load", "test",
+    "results", "for", "region", "eu-de", "tenant", "isolation", "requires", "new", "mapping", "ports",
+)  # fmt: skip
 
 
 @dataclass
@@ -46,9 +66,16 @@ class World:
     services: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def make(cls, actors: dict[str, int], accounts: list[dict[str, Any]], per_account: int = 40) -> World:
+    def make(
+        cls,
+        actors: dict[str, int],
+        accounts: list[dict[str, Any]],
+        per_account: int = 40,
+        big_share: float = BIG_SHARE,
+    ) -> World:
         world = cls(actors, accounts)
         rng = random.Random(7)
+        big = max(1, round(big_share * per_account * len(accounts))) if big_share > 0 else 0
         for account in accounts:
             for index in range(per_account):
                 service_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
@@ -64,7 +91,18 @@ class World:
                         "description": "",
                     }
                 )
+        # Spread over the accounts: every BIG_SHARE-th service has BIG_PORTS mappings.
+        step = max(1, len(world.services) // big) if big else 1
+        for service in world.services[3::step][:big]:
+            service["ports"] = [
+                {"client_port": 1000 + 7 * index, "server_port": 20000 + index, "protocol": "TCP"}
+                for index in range(BIG_PORTS)
+            ]
         return world
+
+    @property
+    def big_services(self) -> list[dict[str, Any]]:
+        return [service for service in self.services if len(service["ports"]) >= BIG_PORTS // 2]
 
 
 def _snapshot(service: dict[str, Any], at: datetime) -> dict[str, Any]:
@@ -92,7 +130,8 @@ def _requested(service: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     kind = rng.random()
     if kind < 0.6:
         ports = [dict(port) for port in service["ports"]]
-        if len(ports) > 3 or (len(ports) > 1 and rng.random() < 0.4):
+        most = BIG_PORTS if len(ports) >= BIG_PORTS // 2 else 3
+        if len(ports) > most or (len(ports) > 1 and rng.random() < 0.4):
             ports.pop(rng.randrange(len(ports)))
         else:
             port = 1000 + rng.randrange(60000)
@@ -106,18 +145,28 @@ def _requested(service: dict[str, Any], rng: random.Random) -> dict[str, Any]:
 class Chain:
     """Builds rows (tuples in ``COLUMNS`` order) continuing a chain from (seq, hash)."""
 
-    def __init__(self, world: World, seq: int = 0, last_hash: str = GENESIS_HASH, seed: int = 1) -> None:
-        self.world, self.seq, self.last_hash = world, seq, last_hash
-        self.rng = random.Random(seed)
+    def __init__(
+        self, world: World, seq: int = 0, last_hash: str = GENESIS_HASH, next_id: int = 1, seed: int = 1
+    ) -> None:
+        from vpcepadmin.audit.changes import derive  # the app's own (needs Django set up)
 
-    def _row(self, **values: Any) -> tuple[Any, ...]:
+        self.world, self.seq, self.last_hash, self.next_id = world, seq, last_hash, next_id
+        self.rng = random.Random(seed)
+        self.derive = derive
+
+    def _row(self, attempt_before: Any = None, **values: Any) -> tuple[Any, ...]:
+        """One record; an outcome's change starts from ``attempt_before`` (its attempt's before)."""
         self.seq += 1
         values = {name: values.get(name) for name in HASHED_FIELDS} | {"seq": self.seq}
+        before = values["before"] if values["before"] is not None else attempt_before
+        derived = self.derive(values["action"], before, values["request_body"], values["after"])
         values["created_at"] = START + timedelta(
             seconds=self.seq * 30, microseconds=self.rng.randrange(10**6)
         )
         digest = record_hash(self.last_hash, values)
-        row = {**values, "id": self.seq, "prev_hash": self.last_hash, "hash": digest}
+        row = {**values, "id": self.next_id, "prev_hash": self.last_hash, "hash": digest}
+        row |= {"summary": derived.summary, "diff": derived.diff}
+        self.next_id += 1
         self.last_hash = digest
         return tuple(_copy_value(name, row[name]) for name in COLUMNS)
 
@@ -155,7 +204,7 @@ class Chain:
         if outcome == "conflict":
             yield self._row(**common, outcome="conflict", before=before, request_body=body)
             return
-        attempt_id = self.seq + 1
+        attempt_id = self.next_id
         yield self._row(**common, outcome="attempted", before=before, request_body=body)
         status, code, message = ERRORS.get(outcome, (200, "", ""))
         after = None
@@ -165,7 +214,7 @@ class Chain:
         cloud_request_id = uuid.UUID(int=rng.getrandbits(128)).hex
         yield self._row(
             **(common | {"error_code": code, "error_message": message, "cloud_request_id": cloud_request_id}),
-            outcome=outcome, request_body=body, after=after, attempt_id=attempt_id,
+            outcome=outcome, request_body=body, after=after, attempt_id=attempt_id, attempt_before=before,
             http_status=None if outcome == "reconciled_applied" else status, duration_ms=80 + rng.randrange(400),
         )  # fmt: skip
 
@@ -195,7 +244,7 @@ class Chain:
 
 
 def _reason(rng: random.Random) -> str:
-    return rng.choice(
+    line = rng.choice(
         (
             f"CHG-{rng.randrange(100000):05d}: open port for release {rng.randrange(1, 40)}",
             f"INC-{rng.randrange(100000):05d}: roll back the mapping change",
@@ -203,6 +252,10 @@ def _reason(rng: random.Random) -> str:
             "Quarterly clean-up of unused port mappings",
         )
     )
+    if rng.random() >= LONG_REASONS:
+        return line
+    words = [rng.choice(WORDS) for _ in range(rng.randrange(20, 150))]
+    return (line + ". " + " ".join(words) + ".")[:1000]
 
 
 def _copy_value(name: str, value: Any) -> Any:

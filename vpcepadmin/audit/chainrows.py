@@ -2,8 +2,10 @@
 
 On PostgreSQL, ``COPY … TO STDOUT`` streams the rows with the JSON columns as text and the time
 already in the canonical form, about three times cheaper than the ORM; other databases (the SQLite
-demo) read through ``values()``. Either way a row is ``(id, seq, prev_hash, hash, values)`` where
-``values`` are exactly what ``chain.record_hash`` hashes, with ``created_at`` as its canonical text.
+demo) read through ``values()``. Either way a row is ``(id, seq, prev_hash, hash, values, summary,
+diff)`` where ``values`` are exactly what ``chain.record_hash`` hashes, with ``created_at`` as its
+canonical text, and ``summary`` and ``diff`` are the derived columns outside the hash as stored
+(``diff`` as its JSON text, decoded only when it must be: ``loads``).
 
 Hashing uses ``orjson`` when it is installed (several times faster than the standard library);
 a hash that does not match is always recomputed with ``chain.record_hash``, the reference, before
@@ -21,11 +23,13 @@ from typing import Any
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import TextField
+from django.db.models.functions import Cast
 
 from vpcepadmin.audit.chain import HASHED_FIELDS, record_hash
 from vpcepadmin.audit.models import AuditRecord
 
-Row = tuple[int, int, str, str, dict[str, Any]]
+Row = tuple[int, int, str, str, dict[str, Any], str | None, str | None]
 CHUNK = 5000
 INT_FIELDS = frozenset(
     {"seq", "actor_id", "credential_id", "http_status", "duration_ms", "attempt_id", "restored_from_id"}
@@ -95,7 +99,8 @@ def _copied_rows(db: BaseDatabaseWrapper, after_seq: int, until_seq: int | None)
     )
     upper = "" if until_seq is None else " AND seq <= %s"
     select = (
-        f"SELECT id, prev_hash, hash, {columns} FROM audit_auditrecord WHERE seq > %s{upper} ORDER BY seq"  # noqa: S608
+        f"SELECT id, prev_hash, hash, summary, diff, {columns} FROM audit_auditrecord"  # noqa: S608
+        f" WHERE seq > %s{upper} ORDER BY seq"
     )
     query = f"COPY ({select}) TO STDOUT"
     params = (after_seq,) if until_seq is None else (after_seq, until_seq)
@@ -103,7 +108,7 @@ def _copied_rows(db: BaseDatabaseWrapper, after_seq: int, until_seq: int | None)
     texts = [index for index, name in enumerate(HASHED_FIELDS) if name in JSON_FIELDS]
     with db.cursor() as cursor, cursor.copy(query, params) as copy:
         for raw in copy.rows():
-            values = list(raw[3:])
+            values = list(raw[5:])
             for index in ints:
                 if values[index] is not None:
                     values[index] = int(values[index])
@@ -111,15 +116,16 @@ def _copied_rows(db: BaseDatabaseWrapper, after_seq: int, until_seq: int | None)
                 if values[index] is not None:
                     values[index] = loads(values[index])
             record = dict(zip(HASHED_FIELDS, values, strict=True))
-            yield int(raw[0]), record["seq"], raw[1], raw[2], record
+            yield int(raw[0]), record["seq"], raw[1], raw[2], record, raw[3], raw[4]
 
 
 def _orm_rows(db: BaseDatabaseWrapper, after_seq: int, until_seq: int | None) -> Iterator[Row]:
-    columns = ("id", "prev_hash", "hash", *HASHED_FIELDS)
+    columns = ("id", "prev_hash", "hash", "summary", "diff_text", *HASHED_FIELDS)
     records = AuditRecord.objects.using(db.alias).filter(seq__gt=after_seq)
     if until_seq is not None:
         records = records.filter(seq__lte=until_seq)
+    records = records.annotate(diff_text=Cast("diff", TextField()))
     for row in records.order_by("seq").values(*columns).iterator(chunk_size=CHUNK):
         values = {name: row[name] for name in HASHED_FIELDS}
         values["created_at"] = canonical_time(values["created_at"])
-        yield row["id"], row["seq"], row["prev_hash"], row["hash"], values
+        yield row["id"], row["seq"], row["prev_hash"], row["hash"], values, row["summary"], row["diff_text"]

@@ -5,15 +5,23 @@ attempt keeps the API snapshot; its outcome record points to it), through ``diff
 so the audit log shows exactly what the review step showed. For an account the before and after
 snapshots are compared key by key. Nothing here queries the database: an outcome record's attempt
 must come with it (``select_related("attempt")``).
+
+``derive`` is the one derivation: ``recorder.append`` stores its result with every record (the
+``summary`` and ``diff`` columns, which the tables and the record's page read instead of decoding
+the JSON again), the migration that added the columns filled them with it, and ``verify_audit``
+re-derives it to check what is stored. The stored diff is the list of ``FieldChange`` as plain
+JSON (``plain``/``from_plain``): a port mapping as ``[client_port, server_port, protocol]``, and for
+the port mappings only the set diff — the lists themselves are in the record's before and body.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from vpcepadmin.audit.diff import FieldChange, service_diff, summary
+from vpcepadmin.audit.diff import FieldChange, PortsDiff, api_triples, service_diff, summary
 from vpcepadmin.audit.models import Action, AuditRecord, Outcome
-from vpcepadmin.cloud.editable import editable_values
+from vpcepadmin.cloud.editable import FIELDS, Kind, editable_values
 from vpcepadmin.cloud.types import EndpointService
 
 RESTORABLE = (Outcome.APPLIED, Outcome.RECONCILED_APPLIED)
@@ -58,11 +66,20 @@ def restorable(record: AuditRecord) -> bool:
 
 
 def record_changes(record: AuditRecord) -> list[FieldChange]:
-    if record.action == Action.MODIFY_ENDPOINT_SERVICE:
-        return _service_changes(state_before(record), record.request_body)
-    if record.action in ACCOUNT_ACTIONS:
-        return _account_changes(record.before, record.after)
+    """The record's field diff, derived from its content now (the stored one: ``stored_changes``)."""
+    return changes_of(record.action, state_before(record), record.request_body, record.after)
+
+
+def changes_of(action: str, before: Any, request_body: Any, after: Any) -> list[FieldChange]:
+    """``before`` is the state the change started from (``state_before``)."""
+    if action == Action.MODIFY_ENDPOINT_SERVICE:
+        return _service_changes(before, request_body)
+    if action in ACCOUNT_ACTIONS:
+        return _account_changes(before, after)
     return []
+
+
+PORTS = next(name for name, field in FIELDS.items() if field.kind is Kind.PORTS)
 
 
 def _service_changes(before: Any, requested: Any) -> list[FieldChange]:
@@ -70,11 +87,30 @@ def _service_changes(before: Any, requested: Any) -> list[FieldChange]:
         return []
     editable: dict[str, Any] = {}
     if isinstance(before, dict):
-        try:
-            editable = editable_values(EndpointService.from_api(before))
-        except ValueError:
-            editable = dict(before)
+        editable = _editable(before, {name for name in requested if name in FIELDS})
     return service_diff(editable, requested)
+
+
+def _editable(before: dict[str, Any], names: set[str]) -> dict[str, Any]:
+    """The editable values of the snapshot ``before`` that ``names`` are compared with: those of the
+    typed service (``editable_values``), or the raw ones when it does not read as one.
+
+    The port mappings read on their own (no other field depends on them), and they compare as sets
+    of ``PortMapping.parse``d items — what the typed service holds whenever it reads. So a change of
+    the mappings alone compares the raw list, and a change of the other fields alone reads the
+    service without its (well-formed: ``api_triples``) mappings: 200 of them are not read for nothing.
+    """
+    if names <= {PORTS}:
+        return {PORTS: before.get(PORTS)}
+    data = before
+    if PORTS not in names:
+        ports = before.get(PORTS)
+        if not ports or (isinstance(ports, list) and api_triples(ports) is not None):
+            data = {**before, PORTS: []}
+    try:
+        return editable_values(EndpointService.from_api(data))
+    except (ValueError, AttributeError, TypeError):  # not a service (a mapping that is no dict, …)
+        return dict(before)
 
 
 def _account_changes(before: Any, after: Any) -> list[FieldChange]:
@@ -92,15 +128,98 @@ def _account_changes(before: Any, after: Any) -> list[FieldChange]:
 
 
 def record_summary(record: AuditRecord) -> str:
-    """One line: what changed (or what happened, when nothing field-like changed)."""
-    if record.action == Action.PRUNE_AUDIT:
-        after = record.after if isinstance(record.after, dict) else {}
-        return (
-            f"removed {after.get('removed_records', '?')} records up to #{after.get('chain_start_seq', '?')}"
-        )
-    if record.action == Action.CREATE_CREDENTIAL:
+    """One line: what changed (or what happened, when nothing field-like changed), derived now."""
+    return derived_of(record).summary
+
+
+@dataclass(frozen=True)
+class Derived:
+    """What ``recorder.append`` stores with a record besides its content (outside the hash)."""
+
+    summary: str
+    diff: list[dict[str, Any]]
+
+
+def derive(action: str, before: Any, request_body: Any, after: Any) -> Derived:
+    """The summary and the plain diff of a record with these values; ``before`` is the state the
+    change started from (the record's own, or for an outcome its attempt's: ``state_before``)."""
+    try:
+        changes = changes_of(action, before, request_body, after)
+    except Exception:  # whatever the values, the record is written (and verifies)
+        return Derived("changes could not be derived", [])
+    return Derived(_summary(action, after, changes), plain(changes))
+
+
+def derived_of(record: AuditRecord) -> Derived:
+    return derive(record.action, state_before(record), record.request_body, record.after)
+
+
+def stored_as_derived(record: AuditRecord) -> bool:
+    """Whether the record's stored summary and diff are what its content gives. True, too, when
+    that cannot be told: an outcome whose attempt (its before-state) was removed by retention."""
+    if record.before is None and record.attempt_id is not None:
+        try:
+            record.attempt  # noqa: B018 — loaded (or fetched) here only to know whether it exists
+        except AuditRecord.DoesNotExist:
+            return True
+    derived = derived_of(record)
+    return record.summary == derived.summary and record.diff == derived.diff
+
+
+def _summary(action: str, after: Any, changes: list[FieldChange]) -> str:
+    if action == Action.PRUNE_AUDIT:
+        pruned = after if isinstance(after, dict) else {}
+        return f"removed {pruned.get('removed_records', '?')} records up to #{pruned.get('chain_start_seq', '?')}"
+    if action == Action.CREATE_CREDENTIAL:
         return "account added"
-    if record.action == Action.DELETE_CREDENTIAL:
+    if action == Action.DELETE_CREDENTIAL:
         return "account deleted"
-    changes = record_changes(record)
     return summary(changes) if changes else "no field change"
+
+
+def plain(changes: list[FieldChange]) -> list[dict[str, Any]]:
+    """The diff as stored: JSON values only."""
+    stored: list[dict[str, Any]] = []
+    for change in changes:
+        if change.ports is None:
+            stored.append(
+                {"name": change.name, "label": change.label, "before": change.before, "after": change.after}
+            )
+            continue
+        ports = change.ports
+        stored.append(
+            {
+                "name": change.name,
+                "label": change.label,
+                "added": list(map(list, ports.added_triples)),
+                "removed": list(map(list, ports.removed_triples)),
+                "unchanged": list(map(list, ports.unchanged_triples)),
+            }
+        )
+    return stored
+
+
+def _triples(stored: Any) -> tuple[tuple[int, int, str], ...]:
+    return tuple((int(c), int(s), str(p)) for c, s, p in stored or ())
+
+
+def from_plain(stored: list[dict[str, Any]]) -> list[FieldChange]:
+    """The stored diff as ``FieldChange``s again (the port lists themselves are not kept: None)."""
+    changes = []
+    for item in stored:
+        ports = None
+        if "unchanged" in item:
+            ports = PortsDiff(_triples(item["added"]), _triples(item["removed"]), _triples(item["unchanged"]))
+        changes.append(FieldChange(item["name"], item["label"], item.get("before"), item.get("after"), ports))
+    return changes
+
+
+def stored_changes(record: AuditRecord) -> list[FieldChange]:
+    """The diff stored with the record (derived now for a record that has none, or whose stored one
+    does not read as a diff — verify_audit reports such a record)."""
+    if isinstance(record.diff, list):
+        try:
+            return from_plain(record.diff)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            pass
+    return record_changes(record)

@@ -1,9 +1,10 @@
 """Everything the page of one record shows, gathered with a fixed number of queries.
 
-The diff is the requested change against the state before (``changes.record_changes``); the
-panels show the stored JSON exactly (keys sorted, indented); "restore these values" is offered on
-an applied change to a service of an account that still exists, through the rule the edit flow
-itself applies (``changes.restorable``).
+The diff is the requested change against the state before, as stored with the record when it was
+written (``changes.stored_changes``; verify_audit checks it against the content); the panels show
+the stored JSON exactly (keys sorted, indented); "restore these values" is offered on an applied
+change to a service of an account that still exists, through the rule the edit flow itself applies
+(``changes.restorable``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from vpcepadmin.audit.changes import record_changes, restorable, state_before
+from vpcepadmin.audit.changes import restorable, state_before, stored_changes
 from vpcepadmin.audit.diff import FieldChange
 from vpcepadmin.audit.integrity import RecordChainStatus, record_status
 from vpcepadmin.audit.models import AuditRecord
@@ -45,7 +46,7 @@ def record_page(record: AuditRecord) -> RecordPage:
     return RecordPage(
         record=record,
         row=row_for(record, summary=""),
-        changes=record_changes(record),
+        changes=stored_changes(record),
         before_json=pretty(before),
         before_source=record.attempt if record.before is None and before is not None else None,
         request_json=pretty(record.request_body),

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from vpcepadmin.audit.anchors import AnchorFile, AnchorProblem, read_anchors
 from vpcepadmin.audit.chain import hashed_values, record_hash
+from vpcepadmin.audit.changes import stored_as_derived
 from vpcepadmin.audit.models import AuditChainHead, AuditRecord, Outcome, VerificationRun
 from vpcepadmin.audit.verification import ChainReport, ChainStart, chain_start, verify_chain
 
@@ -147,6 +148,8 @@ def record_status(record: AuditRecord) -> RecordChainStatus:
 def _own_problem(record: AuditRecord) -> str:
     if record_hash(record.prev_hash, hashed_values(record)) != record.hash:
         return f"Record #{record.seq} does not match its hash: it was changed after it was written."
+    if not stored_as_derived(record):
+        return f"The summary or diff stored with record #{record.seq} is not what its content gives."
     previous = AuditRecord.objects.filter(seq=record.seq - 1).values_list("hash", flat=True).first()
     if previous is None:
         start = chain_start()

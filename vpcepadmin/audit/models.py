@@ -5,7 +5,10 @@ Guarantees:
   refuse, the admin is read-only, and on PostgreSQL a trigger rejects UPDATE, DELETE and TRUNCATE;
 - ``hash = SHA-256(prev_hash ‖ canonical JSON of the record)``; ``seq`` numbers the chain without
   gaps; appends are serialised by locking ``AuditChainHead`` (see ``recorder.append``);
-- names (actor, account, target) are kept as text so history survives deletions.
+- names (actor, account, target) are kept as text so history survives deletions;
+- ``summary`` and ``diff`` are derived from the content when the record is written
+  (``changes.derive``), so that pages need not decode the JSON columns; they are outside the hash,
+  and ``verify_audit`` re-derives them (a difference is a break of kind "derived").
 """
 
 from __future__ import annotations
@@ -161,6 +164,10 @@ class AuditRecord(models.Model):
     )
     prev_hash = models.CharField(max_length=64, editable=False)
     hash = models.CharField(max_length=64, editable=False, unique=True)
+    # Derived when written (``changes.derive``), not hashed (``chain.HASHED_FIELDS``). NULL only on
+    # a record written before these columns existed and not derived yet (migration 0008 derives them).
+    summary = models.TextField(null=True, blank=True, editable=False)  # noqa: DJ001
+    diff = models.JSONField(null=True, blank=True, editable=False)
 
     objects: ClassVar[models.Manager[AuditRecord]] = AuditRecordQuerySet.as_manager()
 

@@ -4,7 +4,8 @@ Guarantees: pages are cut by keyset on ``seq`` (no OFFSET, no COUNT) — a page 
 query of ``size + 1`` rows plus, away from the newest page, one EXISTS — so the cost does not grow
 with the table, and pages stay stable while records are appended: following "older" links from any
 page visits every older record exactly once. Rows (``rows.Row``) are computed without further
-queries: the attempt and the account come in the same query.
+queries: the account comes in the same query, and the summary is stored with each record — the JSON
+columns (before, request body, after, diff), up to hundreds of kilobytes a page, are never read.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ from vpcepadmin.credentials.models import CloudCredential
 HISTORY_LIMIT = 50
 
 
+# What a row does not show (rows.Row): the JSON columns and the error text.
+NOT_SHOWN = ("before", "request_body", "after", "diff", "error_message")
+
+
 def _with_context(records: QuerySet[AuditRecord]) -> QuerySet[AuditRecord]:
-    # The attempt is read for its before-state only (the summary).
-    return records.select_related("attempt", "credential").defer("attempt__request_body", "attempt__after")
+    return records.select_related("credential").defer(*NOT_SHOWN)
 
 
 def service_history(credential: CloudCredential, service_id: str, limit: int = HISTORY_LIMIT) -> list[Row]:

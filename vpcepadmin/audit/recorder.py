@@ -2,7 +2,9 @@
 
 ``append(entry)`` masks secrets, links the record to the chain head under a row lock, computes its
 hash and inserts it, all inside the caller's transaction (or its own). The lock is what keeps
-concurrent appends from losing records (reliability.md §4.3).
+concurrent appends from losing records (reliability.md §4.3). It also stores the record's summary and
+field diff, derived from the values it stores (``changes.derive``; an outcome's change starts from
+its attempt's before-state, which the caller's attempt record holds).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from vpcepadmin.audit.chain import hashed_values, record_hash
+from vpcepadmin.audit.changes import derived_of
 from vpcepadmin.audit.models import AuditChainHead, AuditRecord
 from vpcepadmin.middleware import client_ip
 
@@ -136,6 +139,8 @@ def append(entry: Entry) -> AuditRecord:
             **_credential_fields(entry.credential),
         )
         record.hash = record_hash(head.hash, hashed_values(record))
+        derived = derived_of(record)  # from the masked values, as verify_audit will
+        record.summary, record.diff = derived.summary, derived.diff
         record.save(force_insert=True)
         head.seq, head.hash = record.seq, record.hash
         head.save(update_fields=["seq", "hash"])

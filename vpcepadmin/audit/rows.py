@@ -1,5 +1,6 @@
 """A line of the records table, computed once in Python: every cell is text when the template
-sees it, so that rendering a page of rows stays cheap whatever the rows hold."""
+sees it, so that rendering a page of rows stays cheap whatever the rows hold. The change column is
+the summary stored with the record (``changes.derive``): a row never needs the JSON columns."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from datetime import UTC, datetime
 
 from django.urls import reverse
 
-from vpcepadmin.audit.changes import record_summary
 from vpcepadmin.audit.models import AuditRecord, Outcome, TargetType
 from vpcepadmin.credentials.models import CloudCredential
 
@@ -96,7 +96,7 @@ class Links:
 def row_for(
     record: AuditRecord, summary: str | None = None, links: Links | None = None, now: datetime | None = None
 ) -> Row:
-    """``record`` must come with its attempt and account (``select_related``)."""
+    """``record`` must come with its account (``select_related``); its JSON columns are not read."""
     links = links or Links.make()
     account = _account(record)
     moment = record.created_at.astimezone(UTC)
@@ -113,7 +113,7 @@ def row_for(
         target_url=links.for_service(record, account),
         outcome_class=OUTCOME_CLASSES.get(record.outcome, "text-bg-secondary"),
         reason=_short(record.reason, 60),
-        summary=_short(record_summary(record) if summary is None else summary, 90),
+        summary=_short((record.summary or "") if summary is None else summary, 90),
     )
 
 

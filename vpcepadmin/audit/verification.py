@@ -1,8 +1,9 @@
 """Walking the hash chain: the first broken record, if any (reliability.md §4.2).
 
 Guarantees of ``verify_chain``: every record from the start on is checked for its position (no
-gap), its link (``prev_hash`` is the previous record's hash) and its content (the stored hash is
-the hash of what is stored); the first break by sequence number is reported, whichever way the
+gap), its link (``prev_hash`` is the previous record's hash), its content (the stored hash is
+the hash of what is stored) and its derived columns (the stored summary and diff are what its
+content gives: ``rederive``); the first break by sequence number is reported, whichever way the
 work was split. Long chains on PostgreSQL are split into ranges verified by several processes at
 once; the ranges are then stitched together, checking the links across their borders.
 """
@@ -15,10 +16,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from vpcepadmin.audit.chain import GENESIS_HASH
 from vpcepadmin.audit.chainrows import Row, chain_rows, hash_matches
 from vpcepadmin.audit.models import Action, AuditChainHead, AuditRecord
+from vpcepadmin.audit.rederive import LATER, Rederivation, Waiting, problem
 
 # Below this many records one process is quicker than starting several.
 PARALLEL_MIN = 100_000
@@ -27,7 +30,7 @@ MAX_WORKERS = 4
 
 @dataclass(frozen=True)
 class Break:
-    """Where the chain stops verifying: ``kind`` is gap, link, content or head."""
+    """Where the chain stops verifying: ``kind`` is gap, link, content, derived or head."""
 
     kind: str
     seq: int
@@ -81,25 +84,50 @@ def chain_start() -> ChainStart:
     return ChainStart()
 
 
-def walk(rows: Iterable[Row], expected_seq: int | None, prev_hash: str | None) -> Segment:
-    """Check rows in order; ``None`` for ``expected_seq``/``prev_hash`` accepts the first row's own."""
+def walk(
+    rows: Iterable[Row],
+    expected_seq: int | None,
+    prev_hash: str | None,
+    using: BaseDatabaseWrapper | None = None,
+) -> Segment:
+    """Check rows in order; ``None`` for ``expected_seq``/``prev_hash`` accepts the first row's own.
+
+    ``using`` is the connection the rows come from; once they are read, it fetches the attempts of
+    outcomes whose attempt was not among them (``rederive.Rederivation.resolve``).
+    """
     first_seq: int | None = None
     first_prev, last_seq, last_hash, checked = "", (expected_seq or 1) - 1, prev_hash or "", 0
-    for row in rows:
+    derivation = Rederivation()
+    found: Break | None = None
+    iterator = iter(rows)
+    for row in iterator:
         if first_seq is None:
             first_seq, first_prev = row[1], row[2]
             expected_seq = row[1] if expected_seq is None else expected_seq
             prev_hash = row[2] if prev_hash is None else prev_hash
         found = _check(row, expected_seq, prev_hash)
+        if found is None:
+            derived = derivation.check(row[0], row[4], row[5], row[6])
+            if derived == LATER:
+                derivation.wait(Waiting(row[1], row[0], row[4], row[5], row[6], checked, last_seq, last_hash))
+            elif derived:
+                found = Break("derived", row[1], row[0], derived)
         if found is not None:
-            return Segment(first_seq, first_prev, last_seq, last_hash, checked, found)
+            break
         expected_seq, prev_hash = row[1] + 1, row[3]
         last_seq, last_hash, checked = row[1], row[3], checked + 1
-    return Segment(first_seq, first_prev, last_seq, last_hash, checked, None)
+    close = getattr(iterator, "close", None)
+    if close is not None:
+        close()  # the rows' query must end before the connection can read attempts
+    wrong = derivation.resolve(found.seq if found is not None else None, using)
+    if wrong is not None:
+        found = Break("derived", wrong.seq, wrong.record_id, problem(wrong.seq, wrong.summary))
+        last_seq, last_hash, checked = wrong.last_seq, wrong.last_hash, wrong.checked
+    return Segment(first_seq, first_prev, last_seq, last_hash, checked, found)
 
 
 def _check(row: Row, expected_seq: int | None, prev_hash: str | None) -> Break | None:
-    record_id, seq, row_prev, row_hash, values = row
+    record_id, seq, row_prev, row_hash, values = row[:5]
     if seq != expected_seq:
         detail = f"record #{expected_seq} is missing (next is #{seq})"
         return Break("gap", expected_seq or seq, record_id, detail)
@@ -160,7 +188,7 @@ def _in_parallel(ranges: list[tuple[int, int | None]]) -> list[Segment]:
 def _verify_range(bounds: tuple[int, int | None]) -> Segment:
     own = connections.create_connection(DEFAULT_DB_ALIAS)
     try:
-        return walk(chain_rows(bounds[0], bounds[1], using=own), None, None)
+        return walk(chain_rows(bounds[0], bounds[1], using=own), None, None, own)
     finally:
         own.close()
 
