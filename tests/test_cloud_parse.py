@@ -647,3 +647,15 @@ def test_a_cookie_a_cloud_sets_is_never_sent_back(fixed) -> None:
     endpoint_service_get(aksk_client(fixed.url), "any")
     endpoint_service_get(aksk_client(fixed.url), "any")
     assert fixed.cookies_seen == [None, None]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["client_port", "server_port", "protocol", "other"]),
+        st.one_of(st.integers(), st.booleans(), st.text(max_size=6), st.none(), st.just("443")),
+    )
+)
+def test_port_mapping_parse_fast_path_is_the_careful_one(item) -> None:
+    """A plain dict takes the shared fast path; any other mapping the careful one: the same mapping."""
+    assert PortMapping.parse(item) == PortMapping.parse(MappingProxyType(item))

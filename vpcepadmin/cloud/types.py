@@ -118,6 +118,10 @@ class PortMapping:
     @classmethod
     def parse(cls, item: object) -> PortMapping | None:
         """A mapping from a stored snapshot (API JSON or a form's strings), or None when it is not one."""
+        if type(item) is dict:  # the fast path of port_mappings: the same mapping, shared
+            client, server, protocol = item.get("client_port"), item.get("server_port"), item.get("protocol")
+            if type(client) is int and type(server) is int and type(protocol) is str and protocol:
+                return _known_mapping(client, server, protocol)
         if not isinstance(item, Mapping):
             return None
         ports = [_port_number(item.get(key)) for key in ("client_port", "server_port")]
@@ -138,6 +142,18 @@ _MAPPINGS: dict[tuple[int, int, str], PortMapping] = {}
 _MAPPINGS_MAX = 16384
 
 
+def _known_mapping(client: int, server: int, protocol: str) -> PortMapping:
+    """The shared ``PortMapping(client, server, protocol)`` (made once, without ``__init__``)."""
+    key = (client, server, protocol)
+    mapping = _MAPPINGS.get(key)
+    if mapping is None:
+        mapping = _made(PortMapping, {"client_port": client, "server_port": server, "protocol": protocol})
+        if len(_MAPPINGS) >= _MAPPINGS_MAX:
+            _MAPPINGS.clear()
+        _MAPPINGS[key] = mapping
+    return mapping
+
+
 def port_mappings(items: list[Any]) -> tuple[PortMapping, ...]:
     """``tuple(PortMapping.from_api(item) for item in items)``, with a fast path for each item that
     is a plain dict with integer ports and a non-empty protocol text."""
@@ -148,16 +164,8 @@ def port_mappings(items: list[Any]) -> tuple[PortMapping, ...]:
             client, server = item.get("client_port"), item.get("server_port")
             protocol = item.get("protocol")
             if type(client) is int and type(server) is int and type(protocol) is str and protocol:
-                key = (client, server, protocol)
-                mapping = known.get(key)
-                if mapping is None:
-                    mapping = _made(
-                        PortMapping, {"client_port": client, "server_port": server, "protocol": protocol}
-                    )
-                    if len(known) >= _MAPPINGS_MAX:
-                        known.clear()
-                    known[key] = mapping
-                made.append(mapping)
+                mapping = known.get((client, server, protocol))
+                made.append(mapping if mapping is not None else _known_mapping(client, server, protocol))
                 continue
         made.append(PortMapping.from_api(item))
     return tuple(made)
