@@ -192,10 +192,30 @@ class Profiler:
 
         self.split = split = Split()
         try:
-            with _wrapped_connections(connections, self._sql):
+            with _wrapped_connections(connections, self._sql), _as_served():
                 yield split
         finally:
             self.split = Split()  # what runs between measurements counts nowhere
+
+
+@contextmanager
+def _as_served() -> Iterator[None]:
+    """Templates render as in production while measured: the test environment's instrumented
+    render copies every template's context for the test client (0.4 ms per template, several per
+    page) — a cost no deployment pays. The drivers read contexts only of unmeasured requests."""
+    from django.template.base import Template
+    from django.test import utils
+
+    saved = getattr(utils._TestState, "saved_data", None)
+    if saved is None:
+        yield
+        return
+    instrumented = Template._render  # type: ignore[attr-defined]
+    Template._render = saved.template_render  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        Template._render = instrumented  # type: ignore[attr-defined]
 
 
 @contextmanager
