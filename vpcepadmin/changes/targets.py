@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Exists, Max, Min, OuterRef, QuerySet
+from django.db.models import Exists, Max, OuterRef, QuerySet
 
 from vpcepadmin.audit import recorder
 from vpcepadmin.audit.models import AuditRecord, Outcome, TargetType
@@ -87,38 +87,16 @@ def open_attempts(records: QuerySet[AuditRecord] | None = None) -> QuerySet[Audi
     return attempts.exclude(Exists(settled)).order_by("seq")
 
 
-@dataclass(frozen=True)
-class Standing:
-    """Where ``target``'s attempts stand, in one query: the oldest open attempt's number (None: none
-    is open) and the newest attempt's (0: there is none)."""
-
-    open_seq: int | None
-    newest_seq: int
-
-    @classmethod
-    def of(cls, target: Target) -> Standing:
-        settled = AuditRecord.objects.filter(attempt=OuterRef("pk"), outcome__in=SETTLING)
-        found = (
-            target.records()
-            .filter(outcome=Outcome.ATTEMPTED)
-            .aggregate(newest=Max("seq"), oldest_open=Min("seq", filter=~Exists(settled)))
-        )
-        return cls(found["oldest_open"], found["newest"] or 0)
-
-    def holder(self) -> AuditRecord | None:
-        """The open attempt's record (a second query, only when one is open)."""
-        return None if self.open_seq is None else AuditRecord.objects.get(seq=self.open_seq)
-
-
 def open_attempt(target: Target) -> AuditRecord | None:
     """The attempt that holds ``target`` now, if any."""
-    return Standing.of(target).holder()
+    return open_attempts(target.records()).first()
 
 
 def last_attempt_seq(target: Target) -> int:
     """The newest attempt on ``target`` (0 when none): a change that reads the target first and
     claims it afterwards knows by this whether another change began in between."""
-    return Standing.of(target).newest_seq
+    newest: int | None = target.records().filter(outcome=Outcome.ATTEMPTED).aggregate(Max("seq"))["seq__max"]
+    return newest or 0
 
 
 def settling_outcome(attempt: AuditRecord) -> AuditRecord | None:
@@ -158,8 +136,7 @@ def standing(target: Target) -> tuple[AuditRecord | None, int]:
     would show it (found by bench/soak.py). So a change reads only when nothing is open.
     """
     with ordered(target):
-        found = Standing.of(target)
-        return found.holder(), found.newest_seq
+        return open_attempt(target), last_attempt_seq(target)
 
 
 @dataclass(frozen=True)
@@ -178,11 +155,10 @@ def claim(target: Target, read_after: int, entry: recorder.Entry) -> AuditRecord
     """Commit the attempt ``entry`` unless ``target`` is held, or another attempt began after the
     one numbered ``read_after`` (so the state the caller compared may be stale)."""
     with ordered(target):
-        found = Standing.of(target)
-        holder = found.holder()
+        holder = open_attempt(target)
         if holder is not None:
             return Held(holder)
-        if found.newest_seq > read_after:
+        if last_attempt_seq(target) > read_after:
             return Moved()
         return recorder.append(entry)
 
