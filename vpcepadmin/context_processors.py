@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 
 from vpcepadmin import roles
 from vpcepadmin.cloud.auth import token_cache_outage
+from vpcepadmin.permissions import role_names
 
 
 def site(request: HttpRequest) -> dict[str, object]:
@@ -14,6 +16,8 @@ def site(request: HttpRequest) -> dict[str, object]:
         "simulator_enabled": settings.SIMULATOR_ENABLED,
         "request_id": getattr(request, "request_id", ""),
         "cache_outage": _cache_outage_for(request),
+        # The signed-in user's roles, from the query that read its permissions (read when shown).
+        "user_roles": SimpleLazyObject(lambda: role_names(getattr(request, "user", None))),
     }
 
 

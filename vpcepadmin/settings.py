@@ -248,7 +248,8 @@ LOCKOUT_MINUTES = int(env_str("VPCEPADMIN_LOCKOUT_MINUTES", "15"))
 # axes' backend refuses a locked sign-in before any password is checked; ModelBackend checks it.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend, with the permissions and role names read in one query (vpcepadmin/permissions.py).
+    "vpcepadmin.permissions.RoleBackend",
 ]
 AXES_HANDLER = "vpcepadmin.lockout.TwoLimitHandler"  # the database handler, with the second limit
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
