@@ -13,10 +13,8 @@ Without --database-url it uses a fresh SQLite file in a temporary directory.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -24,34 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def configure(database_url: str | None) -> None:
-    os.environ.setdefault(
-        "VPCEPADMIN_SECRET_KEY", "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
-    )
-    os.environ.setdefault("VPCEPADMIN_FERNET_KEYS", "YmVuY2gtb25seS1mZXJuZXQta2V5LTAwMDAwMDAwMDA=")
-    os.environ.update(
-        {
-            "VPCEPADMIN_SIMULATOR": "1",
-            "VPCEPADMIN_ALLOWED_HOSTS": "testserver",
-            "VPCEPADMIN_SSL_REDIRECT": "0",
-            "VPCEPADMIN_SECURE_COOKIES": "0",
-            "VPCEPADMIN_LOG_LEVEL": "WARNING",
-            "DJANGO_SETTINGS_MODULE": "vpcepadmin.settings",
-        }
-    )
-    os.environ["VPCEPADMIN_VAR_DIR"] = tempfile.mkdtemp(prefix="vpcepadmin-bench-")
-    if database_url:
-        os.environ["DATABASE_URL"] = database_url
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.test.utils import setup_test_environment
-
-    setup_test_environment()  # the test client records the rendered context the driver reads
-
-    call_command("migrate", verbosity=0, interactive=False)
+from bench import inprocess  # noqa: E402
 
 
 class UpstreamTimer:
@@ -141,7 +112,7 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--database-url")
     args = parser.parse_args()
-    configure(args.database_url)
+    inprocess.configure(args.database_url)
     from django.db import connection
 
     print(
