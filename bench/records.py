@@ -14,7 +14,6 @@ accepts the result.
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from vpcepadmin.audit.chain import GENESIS_HASH, HASHED_FIELDS, record_hash
+from vpcepadmin.audit.chain import GENESIS_HASH, HASHED_FIELDS, canonical_json, derived_hash, record_hash
 
 ACTORS = ("alice", "bob", "carol", "dave")
 OUTCOMES = (  # outcome of a change, weight
@@ -44,6 +43,7 @@ COLUMNS = (
     *[name for name in HASHED_FIELDS if name != "seq"],
     "summary",
     "diff",
+    "derived_hash",
 )
 JSON_COLUMNS = frozenset({"before", "request_body", "after", "diff"})
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -163,6 +163,7 @@ class Chain:
         values["created_at"] = START + timedelta(
             seconds=self.seq * 30, microseconds=self.rng.randrange(10**6)
         )
+        values["derived_hash"] = derived_hash(derived.summary, derived.diff)
         digest = record_hash(self.last_hash, values)
         row = {**values, "id": self.next_id, "prev_hash": self.last_hash, "hash": digest}
         row |= {"summary": derived.summary, "diff": derived.diff}
@@ -260,5 +261,5 @@ def _reason(rng: random.Random) -> str:
 
 def _copy_value(name: str, value: Any) -> Any:
     if name in JSON_COLUMNS:
-        return None if value is None else json.dumps(value, ensure_ascii=False)
+        return None if value is None else canonical_json(value)  # as ``CanonicalJSONField`` writes it
     return value

@@ -130,7 +130,9 @@ def test_an_auditor_can_recompute_every_hash_from_the_json_export(
     previous = "0" * 64
     for item in document["records"]:
         assert item["prev_hash"] == previous
-        assert record_hash(item["prev_hash"], {name: item[name] for name in HASHED_FIELDS}) == item["hash"]
+        assert item["derived_hash"]  # every record written now hashes its summary and diff (README)
+        values = {name: item[name] for name in HASHED_FIELDS} | {"derived_hash": item["derived_hash"]}
+        assert record_hash(item["prev_hash"], values) == item["hash"]
         previous = item["hash"]
     # Every record, the security events of the personas included (3 are the change and the record).
     assert len(document["records"]) == AuditRecord.objects.count()
@@ -194,7 +196,8 @@ def test_it_keeps_the_exact_values_in_the_json_export(viewer_client, db) -> None
     assert [item["target_name"] for item in document["records"]] == FORMULAS
     assert [item["error_message"] for item in document["records"]] == FORMULAS
     for item, kept in zip(document["records"], made, strict=True):
-        assert record_hash(item["prev_hash"], {name: item[name] for name in HASHED_FIELDS}) == kept.hash
+        values = {name: item[name] for name in HASHED_FIELDS} | {"derived_hash": item["derived_hash"]}
+        assert record_hash(item["prev_hash"], values) == kept.hash
 
 
 def test_it_neutralises_the_filter_header_line_too(viewer_client, db) -> None:

@@ -47,7 +47,7 @@ def _default(value: object) -> str:
     raise TypeError(f"cannot hash a {type(value).__name__}")
 
 
-def canonical_json(values: dict[str, Any]) -> str:
+def canonical_json(values: Any) -> str:
     """Sorted keys, no whitespace, UTF-8 text; datetimes as UTC ISO strings with microseconds."""
     return json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
 
@@ -59,6 +59,22 @@ def record_hash(prev_hash: str, values: dict[str, Any]) -> str:
     return digest.hexdigest()
 
 
+# Records written since migration 0010 also hash the digest of their derived columns (summary and
+# diff: ``derived_hash``), so that a change to those is a change to the record; records written
+# before have none (the empty text) and hash without it — their derived columns are re-derived.
+DERIVED_HASH = "derived_hash"
+
+
+def derived_hash(summary: str | None, diff: Any) -> str:
+    """The digest of a record's derived columns: SHA-256 of the canonical JSON of ``[summary, diff]``."""
+    return hashlib.sha256(canonical_json([summary, diff]).encode("utf-8")).hexdigest()
+
+
 def hashed_values(record: Any) -> dict[str, Any]:
-    """The values of ``HASHED_FIELDS`` read from a record (model instance or row object)."""
-    return {name: getattr(record, name) for name in HASHED_FIELDS}
+    """The values of ``HASHED_FIELDS`` read from a record (model instance or row object), and its
+    ``derived_hash`` when it has one."""
+    values = {name: getattr(record, name) for name in HASHED_FIELDS}
+    digest = getattr(record, DERIVED_HASH, "")
+    if digest:
+        values[DERIVED_HASH] = digest
+    return values

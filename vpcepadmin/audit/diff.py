@@ -14,8 +14,10 @@ order — the order of the triples).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import cached_property
+from operator import itemgetter
 from typing import Any
 
 from vpcepadmin.cloud.editable import EDITABLE_FIELDS, Kind
@@ -69,17 +71,43 @@ def port_triples(value: Any) -> set[Triple]:
 def api_triples(value: list[Any] | tuple[Any, ...]) -> set[Triple] | None:
     """The mappings of ``value`` when it is plain API JSON — dicts with integer ports (not bool)
     and a protocol named, which ``PortMapping.parse`` and ``PortMapping.from_api`` keep exactly as
-    they are — else None."""
+    they are — else None. (Checked a column at a time, in C: a list of 200 is read in every diff.)"""
+    if len(value) < _SHORT:
+        return _few_triples(value)
+    if set(map(type, value)) != _DICT:
+        return None
+    try:
+        rows = list(map(_MAPPING, value))
+    except KeyError:
+        return None
+    clients, servers, protocols = zip(*rows, strict=True)
+    if (
+        set(map(type, clients)) != _INT
+        or set(map(type, servers)) != _INT
+        or set(map(type, protocols)) != _STR
+    ):
+        return None
+    if "" in protocols:
+        return None
+    return set(rows)
+
+
+def _few_triples(value: list[Any] | tuple[Any, ...]) -> set[Triple] | None:
+    """``api_triples`` of a short list, an item at a time (quicker than by column below ``_SHORT``)."""
     found: set[Triple] = set()
-    add = found.add
     for item in value:
         if type(item) is not dict:
             return None
         client, server, protocol = item.get("client_port"), item.get("server_port"), item.get("protocol")
         if type(client) is not int or type(server) is not int or type(protocol) is not str or not protocol:
             return None
-        add((client, server, protocol))
+        found.add((client, server, protocol))
     return found
+
+
+_SHORT = 16
+_MAPPING = itemgetter("client_port", "server_port", "protocol")
+_DICT, _INT, _STR = {dict}, {int}, {str}
 
 
 def _parsed_triples(value: list[Any] | tuple[Any, ...]) -> set[Triple]:
@@ -117,9 +145,7 @@ def summary(changes: list[FieldChange]) -> str:
     parts = []
     for change in changes:
         if change.ports is not None:
-            parts.append(
-                f"port mappings +{len(change.ports.added_triples)} −{len(change.ports.removed_triples)}"
-            )
+            parts.append(ports_summary(len(change.ports.added_triples), len(change.ports.removed_triples)))
         elif isinstance(change.after, bool):
             parts.append(f"{change.label.lower()} {_onoff(change.before)} → {_onoff(change.after)}")
         else:
@@ -127,10 +153,22 @@ def summary(changes: list[FieldChange]) -> str:
     return "; ".join(parts)
 
 
+def ports_summary(added: int, removed: int) -> str:
+    """The part of ``summary`` about the port mappings."""
+    return f"port mappings +{added} −{removed}"
+
+
 def _onoff(value: Any) -> str:
     return "on" if value else "off"
 
 
 def _text(value: Any, limit: int = 40) -> str:
-    text = "" if value is None else str(value)
+    """The value shortened; a list or dict as JSON with sorted keys, so that the summary does not
+    depend on the order its keys had when written (stored JSON keeps them sorted: ``CanonicalJSONField``)."""
+    if value is None:
+        text = ""
+    elif isinstance(value, dict | list):
+        text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    else:
+        text = str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -42,7 +42,11 @@ SCALARS = (
     "attempt_id", "restored_from_id",
 )  # fmt: skip
 JSON_COLUMNS = ("before", "request_body", "after")
-HASHES = ("prev_hash", "hash")
+HASHES = (
+    "derived_hash",
+    "prev_hash",
+    "hash",
+)  # derived_hash: hashed when not empty (``chain.hashed_values``)
 COLUMNS = (*SCALARS, *JSON_COLUMNS, *HASHES)
 MEDIA_TYPES = {CSV: "text/csv; charset=utf-8", JSON: "application/json"}
 

@@ -5,7 +5,8 @@ Guarantees: ``run_verification`` walks the whole chain from its start, compares 
 anchor with the records it names, and stores one ``VerificationRun`` with the verdict, whatever
 it is. ``record_status`` answers in bounded time: it trusts the newest run for the records it
 covered (re-checking the record's own hash and link now) and walks at most
-``AUDIT_LIVE_VERIFY_LIMIT`` records itself; beyond that it says the record is not verified yet.
+``AUDIT_LIVE_VERIFY_LIMIT`` records itself (their hashes and links; the derived columns of the
+record shown); beyond that it says the record is not verified yet.
 """
 
 from __future__ import annotations
@@ -168,7 +169,9 @@ def _live_status(record: AuditRecord, run: VerificationRun | None) -> RecordChai
         since = "since the last verification" if run is not None else "and no verification has run yet"
         message = f"Not verified yet: {distance} records {since}; run manage.py verify_audit."
         return RecordChainStatus("unverified", message)
-    report = verify_chain(start.seq, start.hash, until_seq=record.seq)
+    # The chain up to here; the derived columns of this record only (``_own_problem``): those of the
+    # others are re-derived by ``verify_audit``'s runs, which the page reports as well.
+    report = verify_chain(start.seq, start.hash, until_seq=record.seq, rederive=False)
     if report.first_break is not None:
         broken = report.first_break
         return RecordChainStatus(

@@ -7,8 +7,9 @@ Guarantees:
   gaps; appends are serialised by locking ``AuditChainHead`` (see ``recorder.append``);
 - names (actor, account, target) are kept as text so history survives deletions;
 - ``summary`` and ``diff`` are derived from the content when the record is written
-  (``changes.derive``), so that pages need not decode the JSON columns; they are outside the hash,
-  and ``verify_audit`` re-derives them (a difference is a break of kind "derived").
+  (``changes.derive``), so that pages need not decode the JSON columns; their digest
+  ``derived_hash`` is hashed with the record (on records written before migration 0010, which
+  lack it, ``verify_audit`` re-derives them); a difference is a break of kind "derived".
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+from vpcepadmin.audit.fields import CanonicalJSONField
 
 
 class Outcome(models.TextChoices):
@@ -142,9 +145,9 @@ class AuditRecord(models.Model):
     target_name = models.CharField(max_length=160, blank=True)
     action = models.CharField(max_length=40, choices=Action.choices)
     reason = models.TextField(blank=True)
-    before = models.JSONField(null=True, blank=True)
-    request_body = models.JSONField(null=True, blank=True)
-    after = models.JSONField(null=True, blank=True)
+    before = CanonicalJSONField(null=True, blank=True)
+    request_body = CanonicalJSONField(null=True, blank=True)
+    after = CanonicalJSONField(null=True, blank=True)
     outcome = models.CharField(max_length=32, choices=Outcome.choices)
     http_status = models.PositiveIntegerField(null=True, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
@@ -164,10 +167,13 @@ class AuditRecord(models.Model):
     )
     prev_hash = models.CharField(max_length=64, editable=False)
     hash = models.CharField(max_length=64, editable=False, unique=True)
-    # Derived when written (``changes.derive``), not hashed (``chain.HASHED_FIELDS``). NULL only on
+    # Derived when written (``changes.derive``), hashed through ``derived_hash``. NULL only on
     # a record written before these columns existed and not derived yet (migration 0008 derives them).
     summary = models.TextField(null=True, blank=True, editable=False)  # noqa: DJ001
-    diff = models.JSONField(null=True, blank=True, editable=False)
+    diff = CanonicalJSONField(null=True, blank=True, editable=False)
+    # ``chain.derived_hash(summary, diff)``, hashed with the record; empty on records written before
+    # migration 0010 (their derived columns are re-derived by ``verify_audit`` instead).
+    derived_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
 
     objects: ClassVar[models.Manager[AuditRecord]] = AuditRecordQuerySet.as_manager()
 

@@ -21,8 +21,8 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from vpcepadmin.audit.chain import hashed_values, record_hash
-from vpcepadmin.audit.changes import derived_of
+from vpcepadmin.audit.chain import derived_hash, hashed_values, record_hash
+from vpcepadmin.audit.changes import derived_when_written
 from vpcepadmin.audit.models import AuditChainHead, AuditRecord
 from vpcepadmin.middleware import client_ip
 
@@ -164,9 +164,10 @@ def append(entry: Entry) -> AuditRecord:
             **_actor_fields(entry.context),
             **_credential_fields(entry.credential),
         )
-        record.hash = record_hash(head.hash, hashed_values(record))
-        derived = derived_of(record)  # from the masked values, as verify_audit will
+        derived = derived_when_written(record)  # from the masked values, as verify_audit would
         record.summary, record.diff = derived.summary, derived.diff
+        record.derived_hash = derived_hash(derived.summary, derived.diff)
+        record.hash = record_hash(head.hash, hashed_values(record))
         record.save(force_insert=True)
         head.seq, head.hash = record.seq, record.hash
         head.save(update_fields=["seq", "hash"])

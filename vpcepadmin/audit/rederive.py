@@ -1,8 +1,10 @@
 """Checking the derived columns while the chain is walked: is each record's stored summary and diff
 what its content gives (``changes.derive``)?
 
-The summary and the diff are outside the hash (they were added to records already chained), so
-nothing but re-deriving them can tell that somebody changed them. Re-deriving costs more than
+A record written since migration 0010 hashes the digest of its summary and diff (``derived_hash``):
+those are only compared with it. The records written before have no digest — the summary and the
+diff were added to records already chained, outside their hash — so nothing but re-deriving them
+can tell that somebody changed them. Re-deriving costs more than
 hashing (a diff of 200 port mappings reads both lists), so the work is done once per change:
 
 - an attempt is derived from its own values and then remembered until its outcome comes;
@@ -20,13 +22,16 @@ reported as a break of kind ``derived``.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from vpcepadmin.audit.chainrows import loads
+from vpcepadmin.audit.chain import DERIVED_HASH, canonical_json
+from vpcepadmin.audit.chainrows import ChainRow, exact
 from vpcepadmin.audit.changes import derive
 from vpcepadmin.audit.models import Action, Outcome
 
@@ -50,19 +55,63 @@ class Waiting:
     last_hash: str
 
 
-def _stored_diff(text: str | None) -> Any:
-    if text is None:
-        return None
+@dataclass(frozen=True)
+class Attempt:
+    """What an outcome is compared with: its attempt's values (checked right) — JSON as its stored
+    texts where there are some (decoded only when needed: kept decoded, thousands of waiting
+    attempts would make every garbage collection walk them)."""
+
+    action: str
+    before: Any
+    request_body: Any
+    after: Any
+    summary: str | None
+    diff: str | None
+    texts: dict[str, str | None] | None
+
+    @classmethod
+    def of(cls, row: ChainRow) -> Attempt:
+        if row.texts is not None:  # the values are re-read from the texts if ever needed
+            return cls(row.values["action"], None, None, None, row.summary, row.diff, row.texts)
+        values = row.values
+        return cls(
+            values["action"], values["before"], values["request_body"], values["after"],
+            row.summary, row.diff, None,
+        )  # fmt: skip
+
+    def value(self, name: str) -> Any:
+        if self.texts is None:
+            return getattr(self, name)
+        text = self.texts[name]
+        return None if text is None else exact(text)
+
+
+def _canonical(value: Any) -> str | None:
+    """``chain.canonical_json(value)``, by orjson when it can (its canonical JSON of strings, integers
+    up to 64 bits, lists and dicts is the reference's; a value it cannot encode is left to the caller)."""
     try:
-        return loads(text)
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return canonical_json(value)
+
+
+def _diff_is(stored: str | None, expected: list[dict[str, Any]]) -> bool:
+    """Whether the stored diff (JSON text) is ``expected``: its canonical text (how it is written)
+    or, for any other text, its decoded value."""
+    if stored is None:
+        return False
+    if stored == _canonical(expected):
+        return True
+    try:
+        return bool(json.loads(stored) == expected)
     except ValueError:
-        return text  # not JSON at all: certainly not the derived diff
+        return False  # not JSON at all: certainly not the derived diff
 
 
 def matches(summary: str | None, diff: str | None, action: str, before: Any, values: dict[str, Any]) -> bool:
     """Whether the stored ``summary`` and ``diff`` (JSON text) are what ``changes.derive`` gives."""
     expected = derive(action, before, values["request_body"], values["after"])
-    return summary == expected.summary and _stored_diff(diff) == expected.diff
+    return summary == expected.summary and _diff_is(diff, expected.diff)
 
 
 def problem(seq: int, summary: str | None) -> str:
@@ -75,50 +124,46 @@ class Rederivation:
     """The check of one walk (one range of records, in ``seq`` order)."""
 
     def __init__(self) -> None:
-        # attempt id → (action, before, request body, after, stored summary, stored diff), checked right
-        self.attempts: dict[int, tuple[str, Any, Any, Any, str | None, str | None]] = {}
+        self.attempts: dict[int, Attempt] = {}  # attempt id → the attempt, checked right
         self.waiting: list[Waiting] = []
 
-    def check(self, record_id: int, values: dict[str, Any], summary: str | None, diff: str | None) -> str:
-        """ "" when the derived columns are right, ``LATER`` when the attempt is needed first, else
-        what is wrong. ``values`` are the record's hashed values (already checked)."""
-        action, before = values["action"], values["before"]
-        if before is None and values["attempt_id"] is not None:  # its change starts from its attempt's
-            return self._outcome(values, summary, diff)
-        if not matches(summary, diff, action, before, values):
-            return problem(values["seq"], summary)
-        if values["outcome"] == ATTEMPTED:
+    def check(self, row: ChainRow) -> str:
+        """ "" when the row's derived columns are right, ``LATER`` when the attempt is needed first,
+        else what is wrong. The row's hash was checked already."""
+        meta = row.values
+        if DERIVED_HASH in meta:  # hashed with the record (checked already): compared, not re-derived
+            return "" if row.derived_matches() else problem(row.seq, row.summary)
+        if meta["attempt_id"] is not None and _is_null(row, "before"):  # it starts from its attempt's
+            return self._outcome(row)
+        values = row.decoded()
+        if not matches(row.summary, row.diff, meta["action"], values["before"], values):
+            return problem(row.seq, row.summary)
+        if meta["outcome"] == ATTEMPTED:
             if len(self.attempts) >= ATTEMPTS_KEPT:
                 del self.attempts[next(iter(self.attempts))]
-            self.attempts[record_id] = (
-                action,
-                before,
-                values["request_body"],
-                values["after"],
-                summary,
-                diff,
-            )
+            self.attempts[row.id] = Attempt.of(row)
         return ""
 
-    def _outcome(self, values: dict[str, Any], summary: str | None, diff: str | None) -> str:
-        attempt_id = values["attempt_id"]
-        attempt = self.attempts.get(attempt_id)
+    def _outcome(self, row: ChainRow) -> str:
+        meta = row.values
+        attempt = self.attempts.get(meta["attempt_id"])
         if attempt is None:
             return LATER
-        if values["outcome"] != UNKNOWN:  # the settling outcome: no other comes (one per attempt)
-            del self.attempts[attempt_id]
-        action, before, body, after, attempt_summary, attempt_diff = attempt
+        if meta["outcome"] != UNKNOWN:  # the settling outcome: no other comes (one per attempt)
+            del self.attempts[meta["attempt_id"]]
+        texts = attempt.texts or {}
         if (
-            summary is not None
-            and summary == attempt_summary
-            and diff == attempt_diff
-            and values["action"] == action
-            and (action == MODIFY or values["after"] == after)  # a service's diff ignores "after"
-            and values["request_body"] == body
+            row.summary is not None
+            and row.summary == attempt.summary
+            and row.diff == attempt.diff
+            and meta["action"] == attempt.action
+            and (attempt.action == MODIFY or row.same("after", texts.get("after"), attempt, "after"))
+            and row.same("request_body", texts.get("request_body"), attempt, "request_body")
         ):
-            return ""  # exactly the attempt's derivation, which was checked
-        if not matches(summary, diff, values["action"], before, values):
-            return problem(values["seq"], summary)
+            return ""  # exactly the attempt's derivation, which was checked (a service's ignores "after")
+        values = row.decoded()
+        if not matches(row.summary, row.diff, meta["action"], attempt.value("before"), values):
+            return problem(row.seq, row.summary)
         return ""
 
     def wait(self, waiting: Waiting) -> None:
@@ -140,6 +185,12 @@ class Rederivation:
         return None
 
 
+def _is_null(row: ChainRow, name: str) -> bool:
+    if row.texts is not None and not row.is_decoded:
+        return row.texts[name] is None or row.texts[name] == "null"
+    return row.values[name] is None
+
+
 def read_befores(ids: list[int], using: BaseDatabaseWrapper | None) -> dict[int, Any]:
     """The before-state of each of these records that exists, through the walk's own connection
     (a verifying process has one of its own: ``verification._verify_range``)."""
@@ -153,5 +204,7 @@ def read_befores(ids: list[int], using: BaseDatabaseWrapper | None) -> dict[int,
                 f"SELECT id, CAST(before AS TEXT) FROM audit_auditrecord WHERE id IN ({marks})",  # noqa: S608
                 chunk,
             )
-            found.update((int(pk), None if text is None else loads(text)) for pk, text in cursor.fetchall())
+            found.update(
+                (int(pk), None if text is None else json.loads(text)) for pk, text in cursor.fetchall()
+            )
     return found

@@ -19,7 +19,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from vpcepadmin.audit.chain import GENESIS_HASH
-from vpcepadmin.audit.chainrows import Row, chain_rows, hash_matches
+from vpcepadmin.audit.chainrows import ChainRow, chain_rows, hash_matches
 from vpcepadmin.audit.models import Action, AuditChainHead, AuditRecord
 from vpcepadmin.audit.rederive import LATER, Rederivation, Waiting, problem
 
@@ -85,10 +85,11 @@ def chain_start() -> ChainStart:
 
 
 def walk(
-    rows: Iterable[Row],
+    rows: Iterable[ChainRow],
     expected_seq: int | None,
     prev_hash: str | None,
     using: BaseDatabaseWrapper | None = None,
+    rederive: bool = True,
 ) -> Segment:
     """Check rows in order; ``None`` for ``expected_seq``/``prev_hash`` accepts the first row's own.
 
@@ -102,20 +103,23 @@ def walk(
     iterator = iter(rows)
     for row in iterator:
         if first_seq is None:
-            first_seq, first_prev = row[1], row[2]
-            expected_seq = row[1] if expected_seq is None else expected_seq
-            prev_hash = row[2] if prev_hash is None else prev_hash
+            first_seq, first_prev = row.seq, row.prev_hash
+            expected_seq = row.seq if expected_seq is None else expected_seq
+            prev_hash = row.prev_hash if prev_hash is None else prev_hash
         found = _check(row, expected_seq, prev_hash)
-        if found is None:
-            derived = derivation.check(row[0], row[4], row[5], row[6])
+        if found is None and rederive:
+            derived = derivation.check(row)
             if derived == LATER:
-                derivation.wait(Waiting(row[1], row[0], row[4], row[5], row[6], checked, last_seq, last_hash))
+                waiting = Waiting(
+                    row.seq, row.id, row.decoded(), row.summary, row.diff, checked, last_seq, last_hash
+                )
+                derivation.wait(waiting)
             elif derived:
-                found = Break("derived", row[1], row[0], derived)
+                found = Break("derived", row.seq, row.id, derived)
         if found is not None:
             break
-        expected_seq, prev_hash = row[1] + 1, row[3]
-        last_seq, last_hash, checked = row[1], row[3], checked + 1
+        expected_seq, prev_hash = row.seq + 1, row.hash
+        last_seq, last_hash, checked = row.seq, row.hash, checked + 1
     close = getattr(iterator, "close", None)
     if close is not None:
         close()  # the rows' query must end before the connection can read attempts
@@ -126,32 +130,37 @@ def walk(
     return Segment(first_seq, first_prev, last_seq, last_hash, checked, found)
 
 
-def _check(row: Row, expected_seq: int | None, prev_hash: str | None) -> Break | None:
-    record_id, seq, row_prev, row_hash, values = row[:5]
+def _check(row: ChainRow, expected_seq: int | None, prev_hash: str | None) -> Break | None:
+    record_id, seq, row_prev = row.id, row.seq, row.prev_hash
     if seq != expected_seq:
         detail = f"record #{expected_seq} is missing (next is #{seq})"
         return Break("gap", expected_seq or seq, record_id, detail)
     if row_prev != prev_hash:
         return Break("link", seq, record_id, f"record #{seq} does not link to the record before it")
-    if not hash_matches(row_prev, values, row_hash):
+    if not (row.proven or hash_matches(row_prev, row.decoded(), row.hash)):
         return Break("content", seq, record_id, f"record #{seq} was changed after it was written")
     return None
 
 
 def verify_chain(
-    start_seq: int = 0, start_hash: str = GENESIS_HASH, until_seq: int | None = None, workers: int = 1
+    start_seq: int = 0,
+    start_hash: str = GENESIS_HASH,
+    until_seq: int | None = None,
+    workers: int = 1,
+    rederive: bool = True,
 ) -> ChainReport:
     """Recompute every hash from ``start_seq`` on; report the first break.
 
     ``start_seq``/``start_hash`` let verification begin at an anchor (after pruning); ``until_seq``
     stops early (for "does the chain verify up to this record?"); ``workers`` > 1 lets a long chain
-    on PostgreSQL be verified by that many processes.
+    on PostgreSQL be verified by that many processes. Without ``rederive`` only the chain is checked,
+    not the derived columns (a record page checks its own record's: ``integrity.record_status``).
     """
     ranges = _ranges(start_seq, until_seq, workers)
     if len(ranges) == 1:
-        segments = [walk(chain_rows(start_seq, until_seq), start_seq + 1, start_hash)]
+        segments = [walk(chain_rows(start_seq, until_seq), start_seq + 1, start_hash, rederive=rederive)]
     else:
-        segments = _in_parallel(ranges)
+        segments = _in_parallel([(low, high, rederive) for low, high in ranges])
     report = _stitch(segments, start_seq, start_hash)
     if until_seq is None and report.ok:
         report = _check_head(report)
@@ -179,16 +188,16 @@ def _ranges(start_seq: int, until_seq: int | None, workers: int) -> list[tuple[i
     return [(bounds[i], bounds[i + 1] if i < workers - 1 else until_seq) for i in range(workers)]
 
 
-def _in_parallel(ranges: list[tuple[int, int | None]]) -> list[Segment]:
+def _in_parallel(ranges: list[tuple[int, int | None, bool]]) -> list[Segment]:
     # NOTE: "fork" keeps the test database's settings; each child opens its own connection.
     with multiprocessing.get_context("fork").Pool(len(ranges)) as pool:
         return pool.map(_verify_range, ranges)
 
 
-def _verify_range(bounds: tuple[int, int | None]) -> Segment:
+def _verify_range(bounds: tuple[int, int | None, bool]) -> Segment:
     own = connections.create_connection(DEFAULT_DB_ALIAS)
     try:
-        return walk(chain_rows(bounds[0], bounds[1], using=own), None, None, own)
+        return walk(chain_rows(bounds[0], bounds[1], using=own), None, None, own, rederive=bounds[2])
     finally:
         own.close()
 
