@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -27,7 +29,7 @@ from django.db import connection
 from tests.auditkit import tamper
 from vpcepadmin.audit import verification
 from vpcepadmin.audit.backfill import canonicalize
-from vpcepadmin.audit.chain import canonical_json
+from vpcepadmin.audit.chain import canonical_document, canonical_json, record_hash
 from vpcepadmin.audit.chainrows import chain_rows
 from vpcepadmin.audit.models import AuditRecord
 from vpcepadmin.audit.recorder import Entry, append
@@ -85,7 +87,7 @@ INSPECT = """
 import json
 from django.db import connection
 from vpcepadmin.audit import verification
-from vpcepadmin.audit.chain import canonical_json
+from vpcepadmin.audit.chain import canonical_document, canonical_json, record_hash
 from vpcepadmin.audit.chainrows import chain_rows
 
 with connection.cursor() as cursor:
@@ -233,3 +235,25 @@ def test_canonicalize_rewrites_what_is_not_canonical_and_the_chain_still_verifie
     assert AuditRecord.objects.get(seq=2).before == {"name": "n1", "ports": PORTS[:3]}
     if connection.vendor == "postgresql":
         assert all(row.proven for row in chain_rows(0))
+
+
+def test_the_hashed_document_made_from_column_texts_is_the_canonical_json() -> None:
+    """``recorder.append`` makes each JSON value's text once and splices it into the hashed document."""
+    rng = random.Random(3)
+    alphabet = ["a", "é", '"', "\\", "\n", "\x1f", "✓", "1"]
+    for _ in range(500):
+        values: dict[str, object] = {
+            "seq": rng.randrange(10**12),
+            "created_at": datetime(2026, 1, 2, 3, 4, 5, rng.randrange(10**6), tzinfo=UTC),
+            "reason": "".join(rng.choices(alphabet, k=rng.randrange(8))),
+            "before": {"ports": PORTS[: rng.randrange(4)], "x": [1.5, None, True, {"é": "\\"}]},
+            "request_body": rng.choice([None, {"b": 1, "a": [2, "3"]}, [], "text", 7]),
+            "after": None,
+        }
+        texts = {
+            name: canonical_json(values[name])
+            for name in ("before", "request_body")
+            if values[name] is not None
+        }
+        assert canonical_document(values, texts) == canonical_json(values)
+        assert record_hash("0" * 64, values, texts) == record_hash("0" * 64, values)

@@ -52,11 +52,24 @@ def canonical_json(values: Any) -> str:
     return json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
 
 
-def record_hash(prev_hash: str, values: dict[str, Any]) -> str:
+def record_hash(prev_hash: str, values: dict[str, Any], texts: dict[str, str] | None = None) -> str:
+    """``texts``: the canonical JSON of some of the values, already made (``canonical_document``)."""
     digest = hashlib.sha256()
     digest.update(bytes.fromhex(prev_hash))
-    digest.update(canonical_json(values).encode("utf-8"))
+    document = canonical_json(values) if not texts else canonical_document(values, texts)
+    digest.update(document.encode("utf-8"))
     return digest.hexdigest()
+
+
+def canonical_document(values: dict[str, Any], texts: dict[str, str]) -> str:
+    """``canonical_json(values)``, the values named in ``texts`` written as those texts (each the
+    ``canonical_json`` of its value, made once for its column too): a dict of string keys is its
+    sorted items, each key and value in canonical JSON, joined by "," and ":" — as json.dumps writes it."""
+    items = []
+    for key in sorted(values):
+        text = texts.get(key)
+        items.append(f"{canonical_json(key)}:{text if text is not None else canonical_json(values[key])}")
+    return "{" + ",".join(items) + "}"
 
 
 # Records written since migration 0010 also hash the digest of their derived columns (summary and
@@ -65,9 +78,12 @@ def record_hash(prev_hash: str, values: dict[str, Any]) -> str:
 DERIVED_HASH = "derived_hash"
 
 
-def derived_hash(summary: str | None, diff: Any) -> str:
-    """The digest of a record's derived columns: SHA-256 of the canonical JSON of ``[summary, diff]``."""
-    return hashlib.sha256(canonical_json([summary, diff]).encode("utf-8")).hexdigest()
+def derived_hash(summary: str | None, diff: Any, diff_text: str | None = None) -> str:
+    """The digest of a record's derived columns: SHA-256 of the canonical JSON of ``[summary, diff]``
+    (``diff_text``: the canonical JSON of ``diff``, when already made)."""
+    if diff_text is None:
+        diff_text = canonical_json(diff)
+    return hashlib.sha256(f"[{canonical_json(summary)},{diff_text}]".encode()).hexdigest()
 
 
 def hashed_values(record: Any) -> dict[str, Any]:

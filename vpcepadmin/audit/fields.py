@@ -22,6 +22,21 @@ from psycopg.types.json import Json
 
 from vpcepadmin.audit.chain import canonical_json
 
+TEXTS = "_canonical_texts"  # on a model instance: field name → (value, its canonical JSON), made already
+
+
+class _Encoded:
+    """A value's canonical JSON, made before the save (``recorder.append`` hashes the same text)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _as_is(text: str) -> str:
+    return text
+
 
 class CanonicalJSONField(models.JSONField):
     description = "JSON stored as its canonical text"
@@ -31,7 +46,15 @@ class CanonicalJSONField(models.JSONField):
             return "json"
         return super().db_type(connection)
 
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        """The value, or its canonical JSON when the instance carries it for this very value."""
+        value = super().pre_save(model_instance, add)
+        made = getattr(model_instance, TEXTS, {}).get(self.attname)
+        return _Encoded(made[1]) if made is not None and made[0] is value else value
+
     def get_db_prep_value(self, value: Any, connection: BaseDatabaseWrapper, prepared: bool = False) -> Any:
+        if isinstance(value, _Encoded):
+            return Json(value.text, dumps=_as_is) if connection.vendor == "postgresql" else value.text
         if not prepared:
             value = self.get_prep_value(value)
         if connection.vendor == "postgresql":

@@ -21,8 +21,9 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from vpcepadmin.audit.chain import derived_hash, hashed_values, record_hash
+from vpcepadmin.audit.chain import canonical_json, derived_hash, hashed_values, record_hash
 from vpcepadmin.audit.changes import derived_when_written
+from vpcepadmin.audit.fields import TEXTS
 from vpcepadmin.audit.models import AuditChainHead, AuditRecord
 from vpcepadmin.middleware import client_ip
 
@@ -132,6 +133,9 @@ def _normalised_ip(value: str) -> str | None:
     return str(prepared) if prepared else None
 
 
+JSON_COLUMNS = ("before", "request_body", "after", "diff")
+
+
 def append(entry: Entry) -> AuditRecord:
     """Append one record to the chain and return it (durable once the transaction commits).
 
@@ -166,8 +170,16 @@ def append(entry: Entry) -> AuditRecord:
         )
         derived = derived_when_written(record)  # from the masked values, as verify_audit would
         record.summary, record.diff = derived.summary, derived.diff
-        record.derived_hash = derived_hash(derived.summary, derived.diff)
-        record.hash = record_hash(head.hash, hashed_values(record))
+        # Each JSON value's canonical text is made once: hashed, and stored as it is (CanonicalJSONField).
+        made = {
+            name: (value, canonical_json(value))
+            for name in JSON_COLUMNS
+            if (value := getattr(record, name)) is not None
+        }
+        record.derived_hash = derived_hash(derived.summary, derived.diff, made["diff"][1])
+        texts = {name: text for name, (_, text) in made.items() if name != "diff"}
+        record.hash = record_hash(head.hash, hashed_values(record), texts)
+        setattr(record, TEXTS, made)
         record.save(force_insert=True)
         head.seq, head.hash = record.seq, record.hash
         head.save(update_fields=["seq", "hash"])

@@ -127,16 +127,46 @@ def _lock_number(target: Target) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+_WHERE_TARGET = "cloud = %s AND region = %s AND project_id = %s AND target_type = %s AND target_id = %s"
+# Where a target stands, in one statement (one snapshot): its oldest open attempt, and its newest
+# attempt's number — the two indexed queries of ``open_attempt`` and ``last_attempt_seq``.
+_STANDING = (
+    "SELECT (SELECT a.id FROM audit_auditrecord a WHERE "  # noqa: S608 — constants only
+    + _WHERE_TARGET.replace("cloud", "a.cloud", 1)
+    + " AND a.outcome = %s AND NOT EXISTS (SELECT 1 FROM audit_auditrecord o WHERE o.attempt_id = a.id"
+    + f" AND o.outcome IN ({', '.join(['%s'] * len(SETTLING))})) ORDER BY a.seq LIMIT 1),"
+    + " (SELECT max(seq) FROM audit_auditrecord WHERE "
+    + _WHERE_TARGET
+    + " AND outcome = %s)"
+)
+
+
+def _stands(target: Target) -> tuple[int | None, int]:
+    """The id of the attempt that holds ``target`` (None), and its newest attempt's number (0)."""
+    keys = [target.cloud, target.region, target.project_id, target.target_type, target.target_id]
+    attempted = str(Outcome.ATTEMPTED)
+    with connection.cursor() as cursor:
+        cursor.execute(_STANDING, [*keys, attempted, *map(str, SETTLING), *keys, attempted])
+        row = cursor.fetchone()
+    return (row[0], row[1] or 0) if row is not None else (None, 0)
+
+
+def _holder(attempt_id: int | None) -> AuditRecord | None:
+    return None if attempt_id is None else AuditRecord.objects.filter(pk=attempt_id).first()
+
+
 def standing(target: Target) -> tuple[AuditRecord | None, int]:
     """Before reading ``target``: the attempt that holds it (then wait), else the newest attempt's
     number, every attempt up to which has its outcome — so a read taken now shows their effect.
+    One statement, so both come from one snapshot: a claim that commits meanwhile is either seen
+    whole or not at all (then ``claim`` finds it: held, or moved on).
 
     NOTE: a read taken while an attempt is open may return the state before that attempt's call
     lands; if the attempt then settles before this change claims, nothing newer than the number
     would show it (found by bench/soak.py). So a change reads only when nothing is open.
     """
-    with ordered(target):
-        return open_attempt(target), last_attempt_seq(target)
+    holder, newest = _stands(target)
+    return _holder(holder), newest
 
 
 @dataclass(frozen=True)
@@ -155,10 +185,11 @@ def claim(target: Target, read_after: int, entry: recorder.Entry) -> AuditRecord
     """Commit the attempt ``entry`` unless ``target`` is held, or another attempt began after the
     one numbered ``read_after`` (so the state the caller compared may be stale)."""
     with ordered(target):
-        holder = open_attempt(target)
+        holder_id, newest = _stands(target)
+        holder = _holder(holder_id)
         if holder is not None:
             return Held(holder)
-        if last_attempt_seq(target) > read_after:
+        if newest > read_after:
             return Moved()
         return recorder.append(entry)
 
