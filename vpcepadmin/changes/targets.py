@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Exists, Max, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from vpcepadmin.audit import recorder
 from vpcepadmin.audit.models import AuditRecord, Outcome, TargetType
@@ -92,15 +92,18 @@ def open_attempt(target: Target) -> AuditRecord | None:
     return open_attempts(target.records()).first()
 
 
-def last_attempt_seq(target: Target) -> int:
-    """The newest attempt on ``target`` (0 when none): a change that reads the target first and
-    claims it afterwards knows by this whether another change began in between."""
-    newest: int | None = target.records().filter(outcome=Outcome.ATTEMPTED).aggregate(Max("seq"))["seq__max"]
-    return newest or 0
+_SETTLED = (
+    "SELECT id FROM audit_auditrecord WHERE attempt_id = %s"  # noqa: S608 — constants only
+    f" AND outcome IN ({', '.join(['%s'] * len(SETTLING))}) ORDER BY seq LIMIT 1"
+)
 
 
 def settling_outcome(attempt: AuditRecord) -> AuditRecord | None:
-    return AuditRecord.objects.filter(attempt=attempt, outcome__in=SETTLING).order_by("seq").first()
+    """The outcome that settled ``attempt``, if any (almost always none: only an id is asked for)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SETTLED, [attempt.pk, *map(str, SETTLING)])
+        found = cursor.fetchone()
+    return None if found is None else AuditRecord.objects.get(pk=found[0])
 
 
 @contextmanager
@@ -127,23 +130,25 @@ def _lock_number(target: Target) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-_WHERE_TARGET = "cloud = %s AND region = %s AND project_id = %s AND target_type = %s AND target_id = %s"
+_TARGET_COLUMNS = ("cloud", "region", "project_id", "target_type", "target_id")
+_WHERE_TARGET = " AND ".join(f"{{alias}}{column} = %s" for column in _TARGET_COLUMNS)
 # Where a target stands, in one statement (one snapshot): its oldest open attempt, and its newest
-# attempt's number — the two indexed queries of ``open_attempt`` and ``last_attempt_seq``.
+# attempt's number (a change that reads the target first and claims it afterwards knows by it
+# whether another change began in between) — two indexed subqueries.
 _STANDING = (
     "SELECT (SELECT a.id FROM audit_auditrecord a WHERE "  # noqa: S608 — constants only
-    + _WHERE_TARGET.replace("cloud", "a.cloud", 1)
+    + _WHERE_TARGET.format(alias="a.")
     + " AND a.outcome = %s AND NOT EXISTS (SELECT 1 FROM audit_auditrecord o WHERE o.attempt_id = a.id"
     + f" AND o.outcome IN ({', '.join(['%s'] * len(SETTLING))})) ORDER BY a.seq LIMIT 1),"
     + " (SELECT max(seq) FROM audit_auditrecord WHERE "
-    + _WHERE_TARGET
+    + _WHERE_TARGET.format(alias="")
     + " AND outcome = %s)"
 )
 
 
 def _stands(target: Target) -> tuple[int | None, int]:
     """The id of the attempt that holds ``target`` (None), and its newest attempt's number (0)."""
-    keys = [target.cloud, target.region, target.project_id, target.target_type, target.target_id]
+    keys = [getattr(target, column) for column in _TARGET_COLUMNS]
     attempted = str(Outcome.ATTEMPTED)
     with connection.cursor() as cursor:
         cursor.execute(_STANDING, [*keys, attempted, *map(str, SETTLING), *keys, attempted])
