@@ -4,8 +4,8 @@ A row is a ``ChainRow``: the record's id, seq, link and hash, its hashed ``value
 ``chain.record_hash`` hashes, ``created_at`` as its canonical text) and its derived columns as
 stored (``summary``, and ``diff`` as its JSON text).
 
-On PostgreSQL the rows come from one server-side cursor with the time already in its canonical
-form and the JSON columns as the text they are stored as — their canonical JSON
+On PostgreSQL the rows are streamed from one query with the time already in its canonical form
+and the JSON columns as the text they are stored as — their canonical JSON
 (``fields.CanonicalJSONField``), which is exactly their part of the hashed document. So the reader
 proves a row's hash without decoding its JSON: it splices the texts into the canonical JSON of the
 other values (``orjson.Fragment``) and hashes that (``proven``). When that document hashes to the
@@ -18,6 +18,10 @@ time, never change a verdict: a text that is not canonical (written before migra
 rewritten yet) merely takes the reference's way.
 
 Other databases (the SQLite demo) read through ``values()``, the JSON already decoded.
+
+A record written since migration 0010 also hashes ``derived_hash``, the digest of its summary and
+diff: ``ChainRow.derived_matches`` compares the stored ones with it (the same way: spliced text
+first, the reference when that misses).
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from dataclasses import fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from django.db import connection
 from django.db.models import F, Func, TextField
 from django.db.models.functions import Cast
@@ -194,7 +195,9 @@ def _json(records: Any, header: dict[str, Any], last: tuple[int, str] | None) ->
                 f',"{name}":{text if text is not None else "null"}'
                 for name, text in zip(JSON_COLUMNS, row[scalars:json_at], strict=True)
             )
-            parts.append(separator + json.dumps(values, ensure_ascii=False)[:-1] + embedded + "}")
+            # orjson: the scalars are texts and integers of at most 64 bits, which it writes as exactly
+            # (a third of the export's time with json.dumps); the JSON columns are embedded as stored.
+            parts.append(separator + orjson.dumps(values).decode()[:-1] + embedded + "}")
             separator = ",\n"
         yield "".join(parts)
     yield "\n]}\n"

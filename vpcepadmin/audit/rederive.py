@@ -4,8 +4,8 @@ what its content gives (``changes.derive``)?
 A record written since migration 0010 hashes the digest of its summary and diff (``derived_hash``):
 those are only compared with it. The records written before have no digest — the summary and the
 diff were added to records already chained, outside their hash — so nothing but re-deriving them
-can tell that somebody changed them. Re-deriving costs more than
-hashing (a diff of 200 port mappings reads both lists), so the work is done once per change:
+can tell that somebody changed them. Re-deriving costs more than hashing (a diff of 200 port
+mappings reads both lists), so the work is done once per change:
 
 - an attempt is derived from its own values and then remembered until its outcome comes;
 - an outcome records no before-state (its change starts from its attempt's) and repeats the
