@@ -9,6 +9,7 @@ request.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
@@ -20,6 +21,7 @@ CACHE = "_perm_cache"
 ROLES = "_role_names"
 
 
+@cache  # the tables' names never change while the process runs
 def _query() -> str:
     user_groups = Group.user_set.through._meta.db_table
     group_permissions = Group.permissions.through._meta.db_table

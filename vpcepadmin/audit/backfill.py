@@ -23,6 +23,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from vpcepadmin.audit.chain import canonical_json
 from vpcepadmin.audit.changes import derive
 from vpcepadmin.audit.fields import CanonicalJSONField
+from vpcepadmin.audit.models import JSON_COLUMNS
 from vpcepadmin.audit.rederive import read_befores
 
 BATCH = 2000
@@ -31,7 +32,6 @@ COLUMNS = "id, action, CAST(before AS TEXT), CAST(request_body AS TEXT), CAST(af
 NEXT = f"SELECT {COLUMNS} FROM audit_auditrecord WHERE id > %s AND diff IS NULL ORDER BY id LIMIT %s"  # noqa: S608
 LEFT = f"SELECT {COLUMNS} FROM audit_auditrecord WHERE diff IS NULL ORDER BY id LIMIT %s"  # noqa: S608
 UPDATE = "UPDATE audit_auditrecord SET summary = %s, diff = %s WHERE id = %s"
-JSON_COLUMNS = ("before", "request_body", "after", "diff")
 TEXTS = ", ".join(f"CAST({name} AS TEXT)" for name in JSON_COLUMNS)
 TEXTS_AFTER = f"SELECT id, {TEXTS} FROM audit_auditrecord WHERE id > %s ORDER BY id LIMIT %s"  # noqa: S608
 

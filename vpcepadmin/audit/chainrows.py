@@ -40,11 +40,11 @@ from django.db.models.functions import Cast
 from psycopg import capabilities
 
 from vpcepadmin.audit.chain import DERIVED_HASH, HASHED_FIELDS, derived_hash, record_hash
+from vpcepadmin.audit.models import HASHED_JSON_COLUMNS as JSON_FIELDS
 from vpcepadmin.audit.models import AuditRecord
 
 CHUNK = 2000  # rows per read through the ORM
 STREAM_CHUNK = 500  # rows per chunk of PostgreSQL's stream
-JSON_FIELDS = ("before", "request_body", "after")
 CANONICAL_TIME = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
 _SORTED = orjson.OPT_SORT_KEYS
 
@@ -88,6 +88,12 @@ class ChainRow:
                 self.values[name] = None if text is None else exact(text)
             self.is_decoded = True
         return self.values
+
+    def is_null(self, name: str) -> bool:
+        """Whether JSON column ``name`` holds nothing (SQL NULL, or JSON null), without decoding it."""
+        if self.texts is not None and not self.is_decoded:
+            return self.texts[name] is None or self.texts[name] == "null"
+        return self.values[name] is None
 
     def derived_matches(self) -> bool:
         """Whether the stored summary and diff are those the record's ``derived_hash`` (hashed with

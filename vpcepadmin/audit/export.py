@@ -32,6 +32,7 @@ from django.http import StreamingHttpResponse
 
 from vpcepadmin.audit.chainrows import CANONICAL_TIME, canonical_time
 from vpcepadmin.audit.filters import AuditFilter
+from vpcepadmin.audit.models import HASHED_JSON_COLUMNS as JSON_COLUMNS
 from vpcepadmin.audit.models import AuditRecord
 
 CSV, JSON = "csv", "json"
@@ -42,7 +43,6 @@ SCALARS = (
     "reason", "outcome", "http_status", "error_code", "error_message", "cloud_request_id", "duration_ms",
     "attempt_id", "restored_from_id",
 )  # fmt: skip
-JSON_COLUMNS = ("before", "request_body", "after")
 HASHES = (
     "derived_hash",
     "prev_hash",

@@ -110,6 +110,11 @@ class AuditRecordQuerySet(models.QuerySet["AuditRecord"]):
         raise ImmutableRecord("audit records cannot be deleted")
 
 
+# The record's JSON columns (``CanonicalJSONField``): the hashed ones, and the derived diff.
+HASHED_JSON_COLUMNS = ("before", "request_body", "after")
+JSON_COLUMNS = (*HASHED_JSON_COLUMNS, "diff")
+
+
 class AuditRecord(models.Model):
     """One entry of the audit log. Create through ``vpcepadmin.audit.recorder.append`` only."""
 

@@ -24,7 +24,7 @@ from django.utils import timezone
 from vpcepadmin.audit.chain import canonical_json, derived_hash, hashed_values, record_hash
 from vpcepadmin.audit.changes import derived_when_written
 from vpcepadmin.audit.fields import TEXTS
-from vpcepadmin.audit.models import AuditChainHead, AuditRecord
+from vpcepadmin.audit.models import JSON_COLUMNS, AuditChainHead, AuditRecord
 from vpcepadmin.middleware import client_ip
 
 MASK = "••••••••"
@@ -131,9 +131,6 @@ def _normalised_ip(value: str) -> str | None:
         return None
     prepared = AuditRecord._meta.get_field("source_ip").get_prep_value(value)
     return str(prepared) if prepared else None
-
-
-JSON_COLUMNS = ("before", "request_body", "after", "diff")
 
 
 def append(entry: Entry) -> AuditRecord:

@@ -133,7 +133,7 @@ class Rederivation:
         meta = row.values
         if DERIVED_HASH in meta:  # hashed with the record (checked already): compared, not re-derived
             return "" if row.derived_matches() else problem(row.seq, row.summary)
-        if meta["attempt_id"] is not None and _is_null(row, "before"):  # it starts from its attempt's
+        if meta["attempt_id"] is not None and row.is_null("before"):  # it starts from its attempt's
             return self._outcome(row)
         values = row.decoded()
         if not matches(row.summary, row.diff, meta["action"], values["before"], values):
@@ -183,12 +183,6 @@ class Rederivation:
             if not matches(item.summary, item.diff, item.values["action"], befores[attempt_id], item.values):
                 return item
         return None
-
-
-def _is_null(row: ChainRow, name: str) -> bool:
-    if row.texts is not None and not row.is_decoded:
-        return row.texts[name] is None or row.texts[name] == "null"
-    return row.values[name] is None
 
 
 def read_befores(ids: list[int], using: BaseDatabaseWrapper | None) -> dict[int, Any]:

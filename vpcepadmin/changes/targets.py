@@ -87,11 +87,6 @@ def open_attempts(records: QuerySet[AuditRecord] | None = None) -> QuerySet[Audi
     return attempts.exclude(Exists(settled)).order_by("seq")
 
 
-def open_attempt(target: Target) -> AuditRecord | None:
-    """The attempt that holds ``target`` now, if any."""
-    return open_attempts(target.records()).first()
-
-
 _SETTLED = (
     "SELECT id FROM audit_auditrecord WHERE attempt_id = %s"  # noqa: S608 — constants only
     f" AND outcome IN ({', '.join(['%s'] * len(SETTLING))}) ORDER BY seq LIMIT 1"
@@ -158,6 +153,11 @@ def _stands(target: Target) -> tuple[int | None, int]:
 
 def _holder(attempt_id: int | None) -> AuditRecord | None:
     return None if attempt_id is None else AuditRecord.objects.filter(pk=attempt_id).first()
+
+
+def open_attempt(target: Target) -> AuditRecord | None:
+    """The attempt that holds ``target`` now, if any (``_STANDING``'s, as ``standing`` and ``claim`` see it)."""
+    return _holder(_stands(target)[0])
 
 
 def standing(target: Target) -> tuple[AuditRecord | None, int]:
