@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from vpcepadmin.cloud.client import VpcepClient, path_segment
@@ -14,14 +15,31 @@ from vpcepadmin.cloud.types import (
     Connection,
     ConnectionPage,
     EndpointService,
+    Permission,
+    PermissionPage,
     PortMapping,
     Quota,
     ServicePage,
 )
+from vpcepadmin.cloud.whitelist import PermissionType
 
 SERVICES = "vpc-endpoint-services"
 MAX_PAGE_SIZE = 1000
+MAX_PERMISSION_PAGE_SIZE = 500  # NOTE: the whitelist's list call takes limit 1..500 (vpcep-api.md §7.2)
 T = TypeVar("T")
+E = TypeVar("E", bound=StrEnum)
+
+
+class ConnectionAction(StrEnum):
+    """The verbs of ``connections/action`` (§7.1): the API says ``receive``, not ``accept``."""
+
+    RECEIVE = "receive"
+    REJECT = "reject"
+
+
+class WhitelistAction(StrEnum):
+    ADD = "add"
+    REMOVE = "remove"
 
 
 @dataclass(frozen=True)
@@ -162,6 +180,18 @@ def _connection_page(body: Any) -> ConnectionPage:
     return ConnectionPage(connections, int(body.get("total_count", len(connections))))
 
 
+def _of_service(service_id: str, resource: str) -> str:
+    return f"{SERVICES}/{path_segment(service_id)}/{resource}"
+
+
+def _choice(kind: type[E], value: str) -> str:
+    """``value`` as one of ``kind``'s values, or ``ValueError`` (before anything is sent)."""
+    try:
+        return str(kind(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not one of: {', '.join(kind)}") from None
+
+
 def connection_list(
     client: VpcepClient,
     service_id: str,
@@ -171,8 +201,110 @@ def connection_list(
     offset: int | None = None,
 ) -> ConnectionPage:
     query = {"status": status, "limit": limit, "offset": offset}
-    response = client.call("GET", f"{SERVICES}/{path_segment(service_id)}/connections", query=query)
+    response = client.call("GET", _of_service(service_id, "connections"), query=query)
     return _parse(response, _connection_page)
+
+
+def connection_get(client: VpcepClient, service_id: str, endpoint_id: str) -> Connection | None:
+    """One GET .../connections?id=<endpoint_id>: the connection, or None when the service has none
+    with that id (an unknown service is ``CloudNotFound``)."""
+    response = client.call("GET", _of_service(service_id, "connections"), query={"id": endpoint_id})
+    page = _parse(response, _connection_page)
+    # The id must match exactly: an API that ignored an empty or odd filter would list them all.
+    return next((conn for conn in page.connections if conn.id == endpoint_id), None)
+
+
+def _acted_on(endpoint_id: str) -> Callable[[Any], Connection]:
+    def parse(body: Any) -> Connection:
+        items = body["connections"]
+        if not isinstance(items, list):
+            raise ValueError("connections is not a list")
+        for conn in (Connection.from_api(item) for item in items):
+            if conn.id == endpoint_id:
+                return conn
+        raise ValueError("the answer does not show the connection acted on")
+
+    return parse
+
+
+def connection_action(
+    client: VpcepClient, service_id: str, action: str, endpoint_id: str
+) -> CallResult[Connection]:
+    """One POST .../connections/action accepting (``receive``) or rejecting one endpoint; never
+    retried automatically. ``action`` is checked before anything is sent (``ValueError``)."""
+    body = {"action": _choice(ConnectionAction, action), "endpoints": [endpoint_id]}
+    response = client.call("POST", _of_service(service_id, "connections/action"), body=body)
+    return _result(response, _parse(response, _acted_on(endpoint_id), mutating=True))
+
+
+def _permission_page(body: Any) -> PermissionPage:
+    items = body["permissions"]
+    if not isinstance(items, list):
+        raise ValueError("permissions is not a list")
+    permissions = tuple(Permission.from_api(item) for item in items)
+    return PermissionPage(permissions, int(body.get("total_count", len(permissions))))
+
+
+def permission_list(
+    client: VpcepClient,
+    service_id: str,
+    *,
+    permission: str | None = None,
+    limit: int | None = None,
+    offset: int | None = None,
+) -> PermissionPage:
+    """One page of a service's whitelist. ``permission`` is the API's fuzzy filter (a substring);
+    ``limit`` is 1..500. The owner's own account is whitelisted implicitly and never listed."""
+    query = {"permission": permission or None, "limit": limit, "offset": offset}
+    response = client.call("GET", _of_service(service_id, "permissions"), query=query)
+    return _parse(response, _permission_page)
+
+
+def permission_find(client: VpcepClient, service_id: str, entry: str) -> Permission | None:
+    """One GET .../permissions?permission=<entry>&limit=500 (the filter is fuzzy): the entry that
+    equals ``entry`` exactly, or None.
+
+    Only when more than 500 entries match the filter and none of them is ``entry`` are the next
+    pages read, so that None always means "not on the whitelist".
+    """
+    if not entry:
+        raise ValueError("a whitelist entry is needed")
+    seen = 0
+    while True:
+        page = permission_list(
+            client, service_id, permission=entry, limit=MAX_PERMISSION_PAGE_SIZE, offset=seen or None
+        )
+        found = next((item for item in page.permissions if item.permission == entry), None)
+        seen += len(page.permissions)
+        if found is not None or not page.permissions or seen >= page.total_count:
+            return found
+
+
+def _changed_entries(body: Any) -> tuple[str, ...]:
+    items = body["permissions"]
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise ValueError("permissions is not a list of entries")
+    return tuple(items)
+
+
+def permission_action(
+    client: VpcepClient, service_id: str, action: str, entries: list[str], permission_type: str
+) -> CallResult[tuple[str, ...]]:
+    """One POST .../permissions/action adding or removing ``entries`` (as ``whitelist.entry_for``
+    spells them); never retried automatically. The value is the entries the cloud names.
+
+    ``action``, ``permission_type`` and a non-empty ``entries`` are checked before anything is
+    sent (``ValueError``); the entries themselves are the cloud's to judge (``CloudRejected``).
+    """
+    if not entries:
+        raise ValueError("a whitelist change needs at least one entry")
+    body = {
+        "permissions": list(entries),
+        "action": _choice(WhitelistAction, action),
+        "permission_type": _choice(PermissionType, permission_type),
+    }
+    response = client.call("POST", _of_service(service_id, "permissions/action"), body=body)
+    return _result(response, _parse(response, _changed_entries, mutating=True))
 
 
 def _quotas(body: Any) -> tuple[Quota, ...]:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from vpcepadmin.cloud.whitelist import permission_type_of
+
 DEFAULT_PROTOCOL = "TCP"
 T = TypeVar("T")
 
@@ -416,10 +418,71 @@ class Connection:
             updated_at=parse_timestamp(data.get("updated_at")),
         )
 
+    def to_api(self) -> dict[str, Any]:
+        """The connection as the API spells it (``marker_id`` only when known)."""
+        body: dict[str, Any] = {"id": self.id}
+        if self.marker_id is not None:
+            body["marker_id"] = self.marker_id
+        body.update(
+            created_at=format_timestamp(self.created_at),
+            updated_at=format_timestamp(self.updated_at),
+            domain_id=self.domain_id,
+            status=self.status,
+            description=self.description,
+        )
+        return body
+
 
 @dataclass(frozen=True)
 class ConnectionPage:
     connections: tuple[Connection, ...]
+    total_count: int
+
+
+@dataclass(frozen=True)
+class Permission:
+    """One whitelist entry of a service (vpcep-api.md §7.2); ``whitelist.describe`` names it.
+
+    ``permission`` is as the API stores it: ``iam:domain::<id>``, ``organizations:orgPath::<path>``
+    or ``*``. One careful path only: a whitelist is read a page of at most 500 at a time.
+    """
+
+    id: str
+    permission: str
+    permission_type: str  # "domainId" | "orgPath"
+    description: str = ""
+    created_at: datetime | None = None
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Permission:
+        if not isinstance(data, Mapping):
+            raise ValueError("a whitelist entry must be an object")
+        entry_id, permission = data.get("id"), data.get("permission")
+        if not isinstance(entry_id, str) or not isinstance(permission, str):
+            raise ValueError("a whitelist entry needs an id and a permission")
+        return cls(
+            id=entry_id,
+            permission=permission,
+            permission_type=_str(data, "permission_type") or permission_type_of(permission),
+            description=_str(data, "description"),
+            created_at=parse_timestamp(data.get("created_at")),
+        )
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "permission": self.permission,
+            "permission_type": self.permission_type,
+            "description": self.description,
+            "created_at": format_timestamp(self.created_at),
+        }
+
+
+@dataclass(frozen=True)
+class PermissionPage:
+    """One page of a whitelist; ``total_count`` counts every match regardless of paging."""
+
+    permissions: tuple[Permission, ...]
     total_count: int
 
 
