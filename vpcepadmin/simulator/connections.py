@@ -1,8 +1,10 @@
 """Connections of an endpoint service: list them, accept (``receive``) or reject one (vpcep-api.md §7.1).
 
-Guarantees: exactly one endpoint per action (EndPoint.2031 otherwise); an endpoint that is not
-connected to this service is refused with EndPoint.2013; only the acted-on connection changes
-(its ``updated_at`` moves), the service itself is untouched.
+Guarantees: the list pages (``limit`` 1..1000, default 10; ``offset``) and filters by ``id`` (exact),
+``marker_id`` and ``status`` (the four documented filter values), AND-combined; exactly one endpoint
+per action (EndPoint.2031 otherwise); an endpoint that is not connected to this service is refused
+with EndPoint.2013; a bad verb with EndPoint.2027; only the acted-on connection changes (its
+``updated_at`` moves), the service itself is untouched.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from typing import Any
 from vpcepadmin.simulator.endpoint_services import find_service
 from vpcepadmin.simulator.errors import vpcep_error
 from vpcepadmin.simulator.records import Connection, api_time
-from vpcepadmin.simulator.seed import CONNECTION_STATUSES
 from vpcepadmin.simulator.validation import page, parse_body, status_filter, validate_connection_action
 from vpcepadmin.simulator.wsgi import Call, Response
 
 MARKER_RE = re.compile(r"^[0-9]{1,18}$")
+# NOTE: a connection can be in any of six states, but the list's ``status`` filter documents only
+# these four (§7.1 query; the SDK's ListServiceConnectionsRequest says the same); others → EndPoint.0019.
+FILTER_STATUSES = ("pendingAcceptance", "accepted", "rejected", "failed")
 # States an action cannot leave, with the error each one answers (§9.2 2018/2019/2047).
 FROZEN_STATES = {"creating": "EndPoint.2019", "deleting": "EndPoint.2018", "failed": "EndPoint.2047"}
 
@@ -39,7 +43,7 @@ def connection_json(conn: Connection) -> dict[str, Any]:
 
 def list_connections(call: Call) -> Response:
     window = page(call.query("limit", "offset", "sort_key", "sort_dir"))
-    status = status_filter(call.request.param("status"), CONNECTION_STATUSES)
+    status = status_filter(call.request.param("status"), FILTER_STATUSES)
     wanted_id = call.request.param("id")
     marker = call.request.param("marker_id")
     if marker is not None and not MARKER_RE.fullmatch(marker):

@@ -2,7 +2,9 @@
 
 Everything but the credentials is deterministic (ids are UUIDv5 of fixed names), so screenshots and
 browser tests see the same data every run. Services seeded ``creating``/``deleting`` have no
-transition time and keep that status, so the demo always shows every state.
+transition time and keep that status, so the demo always shows every state. Connections come from
+five consumer accounts; seven wait in ``pendingAcceptance`` on approval-enabled services of both
+projects, beside accepted, rejected and failed ones, and a few services have whitelist records.
 """
 
 from __future__ import annotations
@@ -108,36 +110,62 @@ def _services() -> list[dict[str, Any]]:
     return services
 
 
+def _consumer(number: int) -> str:
+    """The domain id (32 hex) of consumer account ``number``, an account other than the demo's."""
+    return uuid.UUID(_uuid("consumer", number)).hex
+
+
+# (service index in SERVICES, status, consumer account). Pending connections sit only on services
+# with approval enabled (without approval an endpoint goes straight to accepted, §8, §13).
+ENDPOINTS: list[tuple[int, str, int]] = [
+    (0, "accepted", 0), (0, "pendingAcceptance", 1), (1, "accepted", 2), (2, "rejected", 3),
+    (7, "pendingAcceptance", 0), (7, "failed", 1), (9, "accepted", 2), (18, "accepted", 3),
+    (26, "accepted", 0), (0, "pendingAcceptance", 2), (7, "pendingAcceptance", 3),
+    (8, "pendingAcceptance", 4), (10, "rejected", 1), (26, "pendingAcceptance", 1),
+    (29, "pendingAcceptance", 2), (29, "rejected", 4),
+]  # fmt: skip
+
+ORG_PATH = "organizations:orgPath::o-demo0partners/r-root/ou-branch-offices/*"
+
+
+def _allowed(consumer: int) -> str:
+    """The whitelist entry that lets consumer account ``consumer`` connect (§7.2)."""
+    return f"iam:domain::{_consumer(consumer)}"
+
+
+# (service index in SERVICES, whitelist entry): consumer accounts, everyone (``*``), an organization path.
+PERMISSIONS: list[tuple[int, str]] = [
+    (0, _allowed(0)), (0, _allowed(1)), (2, "*"), (7, _allowed(2)), (18, _allowed(3)), (0, _allowed(2)),
+    (7, _allowed(0)), (7, _allowed(3)), (8, _allowed(4)), (26, "*"), (29, _allowed(2)), (29, ORG_PATH),
+]  # fmt: skip
+
+
 def _endpoints() -> list[dict[str, Any]]:
-    plan = [(0, "accepted"), (0, "pendingAcceptance"), (1, "accepted"), (2, "rejected"),
-            (7, "pendingAcceptance"), (7, "failed"), (9, "accepted"), (18, "pendingAcceptance"),
-            (26, "accepted")]  # fmt: skip
     return [
         {
             "id": _uuid("endpoint", n),
             "service_id": _uuid("service", service_index),
-            "domain_id": uuid.UUID(_uuid("consumer", n % 4)).hex,
+            "domain_id": _consumer(consumer),
             "status": status,
             "marker_id": 16777510 + n,
-            "description": f"consumer {n % 4 + 1}",
+            "description": f"consumer {consumer + 1}",
             "created_at": (EPOCH + timedelta(days=200 + n)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
-        for n, (service_index, status) in enumerate(plan)
+        for n, (service_index, status, consumer) in enumerate(ENDPOINTS)
     ]
 
 
 def _permissions() -> list[dict[str, Any]]:
-    plan = [(0, uuid.UUID(_uuid("consumer", 0)).hex), (0, uuid.UUID(_uuid("consumer", 1)).hex), (2, "*"),
-            (7, uuid.UUID(_uuid("consumer", 2)).hex), (18, uuid.UUID(_uuid("consumer", 3)).hex)]  # fmt: skip
     return [
         {
             "id": _uuid("permission", n),
             "service_id": _uuid("service", service_index),
-            "permission": domain if domain == "*" else f"iam:domain::{domain}",
+            "permission": entry,
+            "permission_type": "orgPath" if entry == ORG_PATH else "domainId",
             "description": "",
             "created_at": (EPOCH + timedelta(days=150 + n)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
-        for n, (service_index, domain) in enumerate(plan)
+        for n, (service_index, entry) in enumerate(PERMISSIONS)
     ]
 
 

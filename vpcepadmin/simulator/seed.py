@@ -22,9 +22,12 @@ A seed document is JSON; every key is optional (design.md §5 plus the simulator
           "transition_at": "…Z",                     #   deleting→gone; without either it stays put
           "error": [{"error_code": "…", "error_message": "…"}]   # shown when status is failed
       }],
-      "endpoints": [{"id": "<uuid>", "service_id": "<uuid, required>", "domain_id": "<32 hex>",
-                     "project_id": "<consumer project, optional>", "status": "pendingAcceptance",
-                     "marker_id": 16777216, "description": "", "created_at": "…", "updated_at": "…"}],
+      "endpoints": [{"id": "<uuid>", "service_id": "<uuid, required>",
+                     "domain_id": "<consumer account: any text; default a random 32 hex>",
+                     "project_id": "<consumer project, optional>",
+                     "status": "pendingAcceptance",  # creating|accepted|rejected|failed|deleting
+                     "marker_id": 16777216, "description": "", "created_at": "…", "updated_at": "…",
+                     "error": [{"error_code": "…", "error_message": "…"}]}],  # when failed
       "permissions": [{"id": "<uuid>", "service_id": "<uuid, required>", "permission": "iam:domain::<id>",
                        "permission_type": "domainId", "description": "", "created_at": "…"}],
       "quotas": {"endpoint_service": 20, "endpoint": 50},

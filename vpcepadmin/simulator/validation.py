@@ -26,7 +26,9 @@ DIGITS_RE = re.compile(r"^[0-9]+$")
 TAG_KEY_RE = re.compile(r"^[\w .:=+\-@]+$")
 TAG_VALUE_RE = re.compile(r"^[\w .:=+\-@/]*$")
 DOMAIN_PERMISSION_RE = re.compile(r"^iam:domain::[A-Za-z0-9*]{1,64}$")
-ORG_PERMISSION_RE = re.compile(r"^organizations:orgPath::\S{1,1024}$")
+# NOTE: the org path may hold letters, digits and "/-*?" (1..1024 characters); the charset is the SDK's
+# model text (huaweicloudsdkvpcep AddOrRemoveServicePermissionsRequestBody), the length §7.2/§12.
+ORG_PERMISSION_RE = re.compile(r"^organizations:orgPath::[A-Za-z0-9/*?-]{1,1024}$")
 
 SERVER_TYPES = ("LB", "VM", "VIP", "BMS")
 TCP_PROXY_VALUES = ("close", "toa_open", "proxy_open", "open", "proxy_vni")
@@ -320,7 +322,10 @@ def validate_connection_action(document: dict[str, Any]) -> tuple[str, str]:
         raise vpcep_error("EndPoint.2031")
     action = document.get("action")
     if action not in ("receive", "reject"):
-        # NOTE: the code for a bad connection action is not documented; 2027 "Invalid action." fits.
+        # NOTE: §9.2 has three "Invalid action." codes: 0007 (generic), 2027 (the 20xx block of the
+        # endpoint-side codes that accept/reject answers with: 2013, 2031) and 3035 (paired with 3036
+        # "Invalid permissions.", i.e. the whitelist action). No doc ties one to this call; 2027 is
+        # the one of the same block.
         raise vpcep_error("EndPoint.2027")
     return str(action), endpoints[0]
 
@@ -341,5 +346,8 @@ def validate_permission_action(document: dict[str, Any]) -> tuple[str, str, list
     pattern = DOMAIN_PERMISSION_RE if permission_type == "domainId" else ORG_PERMISSION_RE
     for permission in permissions:
         if permission != "*" and not pattern.fullmatch(permission):
+            # NOTE: 3002 "Invalid permission." (§9.2): the 30xx block is the service side, beside
+            # 3035/3036/3049 of this very call; 2044 "Invalid whitelist." sits with 2041-2052, the
+            # consumer endpoint's own IP whitelist (§8 ``whitelist``), so it is not this rule's code.
             raise vpcep_error("EndPoint.3002")
     return str(action), str(permission_type), list(dict.fromkeys(permissions))
