@@ -35,6 +35,15 @@ from vpcepadmin.cloud.types import EndpointService
 
 RESTORABLE = (Outcome.APPLIED, Outcome.RECONCILED_APPLIED)
 ACCOUNT_ACTIONS = (Action.CREATE_CREDENTIAL, Action.UPDATE_CREDENTIAL, Action.DELETE_CREDENTIAL)
+CONNECTION_ACTIONS = (Action.ACCEPT_CONNECTION, Action.REJECT_CONNECTION)
+WHITELIST_ACTIONS = (Action.ADD_WHITELIST_ENTRY, Action.REMOVE_WHITELIST_ENTRY)
+# What a connection action asks for (the API's verb) and the status it leads to (vpcep-api.md §7.1).
+CONNECTION_VERBS: dict[str, str] = {Action.ACCEPT_CONNECTION: "receive", Action.REJECT_CONNECTION: "reject"}
+CONNECTION_RESULTS: dict[str, str] = {
+    Action.ACCEPT_CONNECTION: "accepted",
+    Action.REJECT_CONNECTION: "rejected",
+}
+WHITELIST_VERBS: dict[str, str] = {Action.ADD_WHITELIST_ENTRY: "add", Action.REMOVE_WHITELIST_ENTRY: "remove"}
 ACCOUNT_LABELS = {
     "name": "Display name",
     "cloud": "Cloud",
@@ -85,7 +94,32 @@ def changes_of(action: str, before: Any, request_body: Any, after: Any) -> list[
         return _service_changes(before, request_body)
     if action in ACCOUNT_ACTIONS:
         return _account_changes(before, after)
+    if action in CONNECTION_ACTIONS:
+        return _connection_changes(action, before, request_body)
+    if action in WHITELIST_ACTIONS:
+        return _whitelist_changes(action, request_body)
     return []
+
+
+def acted_on(request_body: Any, key: str) -> str:
+    """The one connection or whitelist entry a connection or whitelist action names ("" if none)."""
+    items = request_body.get(key) if isinstance(request_body, dict) else None
+    return str(items[0]) if isinstance(items, list) and len(items) == 1 else ""
+
+
+def _connection_changes(action: str, before: Any, request_body: Any) -> list[FieldChange]:
+    """The connection's status, from what it was to what the action leads to."""
+    was = before if isinstance(before, dict) else {}
+    endpoint = acted_on(request_body, "endpoints") or str(was.get("id", ""))
+    label = f"Connection {endpoint}" + (f" (account {was['domain_id']})" if was.get("domain_id") else "")
+    return [FieldChange("status", label, was.get("status"), CONNECTION_RESULTS[action])]
+
+
+def _whitelist_changes(action: str, request_body: Any) -> list[FieldChange]:
+    """The entry added (nothing → it) or removed (it → nothing)."""
+    entry = acted_on(request_body, "permissions")
+    added = action == Action.ADD_WHITELIST_ENTRY
+    return [FieldChange("whitelist", "Whitelist entry", None if added else entry, entry if added else None)]
 
 
 PORTS = next(name for name, field in FIELDS.items() if field.kind is Kind.PORTS)
@@ -244,6 +278,12 @@ def _summary(action: str, after: Any, changes: list[FieldChange]) -> str:
         return "account added"
     if action == Action.DELETE_CREDENTIAL:
         return "account deleted"
+    if action in CONNECTION_ACTIONS and changes:
+        status = changes[0]
+        return f"{status.label.lower()}: {status.before or '?'} → {status.after}"
+    if action in WHITELIST_ACTIONS and changes:
+        entry = changes[0]
+        return f"whitelist + {entry.after}" if entry.after is not None else f"whitelist − {entry.before}"
     return summary(changes) if changes else NO_CHANGE
 
 

@@ -39,6 +39,10 @@ class Outcome(models.TextChoices):
 
 class Action(models.TextChoices):
     MODIFY_ENDPOINT_SERVICE = "modify_endpoint_service", "Modify endpoint service"
+    ACCEPT_CONNECTION = "accept_connection", "Accept connection"
+    REJECT_CONNECTION = "reject_connection", "Reject connection"
+    ADD_WHITELIST_ENTRY = "add_whitelist_entry", "Add whitelist entry"
+    REMOVE_WHITELIST_ENTRY = "remove_whitelist_entry", "Remove whitelist entry"
     CREATE_CREDENTIAL = "create_credential", "Add cloud account"
     UPDATE_CREDENTIAL = "update_credential", "Change cloud account"
     DELETE_CREDENTIAL = "delete_credential", "Delete cloud account"

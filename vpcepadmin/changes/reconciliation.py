@@ -5,25 +5,27 @@ It never races and never guesses:
   by then their process is gone and the cloud has answered or dropped the call;
 - each outcome is appended under the target's ordering lock, only if the attempt is still open (a
   database constraint backs this: one settling outcome per attempt);
-- the outcome is what re-reading the service proves (``verdicts.judge``): applied, not applied, or
-  — when the service changed again since — undetermined, final, for a person to review. An attempt
-  whose service cannot be read now stays open and is tried again at the next run.
+- the outcome is what re-reading the target proves, judged by the change's kind (``changes.kinds``,
+  the same judgement as a lost answer's at once): applied, not applied, or — when the target changed
+  again since — undetermined, final, for a person to review. An attempt whose target cannot be read
+  now stays open and is tried again at the next run; so does one of a kind this version does not know.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 
 from vpcepadmin.audit.models import AuditRecord, Outcome, TargetType
 from vpcepadmin.budget import Budget
+from vpcepadmin.changes import kinds  # noqa: F401 — declares the kinds
+from vpcepadmin.changes.pipeline import ChangeKind, kind_of
 from vpcepadmin.changes.targets import Target, after_the_call, open_attempts, outcome_entry, settle
-from vpcepadmin.changes.verdicts import Verdict, judge
-from vpcepadmin.cloud.endpoint_services import endpoint_service_get
+from vpcepadmin.changes.verdicts import Verdict
 from vpcepadmin.cloud.errors import CloudError, CloudNotFound
-from vpcepadmin.cloud.types import EndpointService
 from vpcepadmin.credentials.crypto import SecretUnreadable
 from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.credentials.services import client_for
@@ -46,15 +48,16 @@ def reconcile_pending() -> list[str]:
 
 def _settle(attempt: AuditRecord, after: float) -> str:
     target = Target.of_record(attempt)
-    if target.target_type != TargetType.ENDPOINT_SERVICE:
-        return f"#{attempt.seq}: no reconciliation for {target.target_type} yet; it stays open."
+    kind = kind_of(attempt.action)
+    if target.target_type != TargetType.ENDPOINT_SERVICE or kind is None:
+        return f"#{attempt.seq}: no reconciliation for {attempt.action} yet; it stays open."
     credential = _reader(attempt, target)
     if credential is None:
         return (
             f"#{attempt.seq}: no stored account reaches project {target.project_id}; add one and run again."
         )
     try:
-        current = endpoint_service_get(client_for(credential), target.target_id)
+        current = kind.reread(client_for(credential), target.target_id, attempt.request_body)
         after_the_call()
     except SecretUnreadable:
         return f"#{attempt.seq}: the secret of “{credential.name}” is unreadable; re-enter it and run again."
@@ -63,13 +66,12 @@ def _settle(attempt: AuditRecord, after: float) -> str:
         verdict = Verdict(
             Outcome.UNDETERMINED, "The service no longer exists, so its state cannot be compared."
         )
-        return _write(attempt, credential, verdict, None)
+        return _write(attempt, kind, credential, verdict, None)
     except CloudError as exc:
-        return f"#{attempt.seq}: the service could not be read ({exc.summary}); it stays open, run again."
+        return f"#{attempt.seq}: the {kind.noun} could not be read ({exc.summary}); it stays open, run again."
     window_end = attempt.created_at + timedelta(seconds=after)
-    return _write(
-        attempt, credential, judge(attempt.before, attempt.request_body, current, window_end), current
-    )
+    verdict = kind.judge(attempt.before, attempt.request_body, current, window_end)
+    return _write(attempt, kind, credential, verdict, current)
 
 
 def _reader(attempt: AuditRecord, target: Target) -> CloudCredential | None:
@@ -82,13 +84,13 @@ def _reader(attempt: AuditRecord, target: Target) -> CloudCredential | None:
 
 
 def _write(
-    attempt: AuditRecord, credential: CloudCredential, verdict: Verdict, current: EndpointService | None
+    attempt: AuditRecord, kind: type[ChangeKind], credential: CloudCredential, verdict: Verdict, current: Any
 ) -> str:
     entry = outcome_entry(
         attempt,
         verdict.outcome,
         credential=credential,
-        after=current.to_api() if current is not None else None,
+        after=kind.snapshot(current) if current is not None else None,
         error_message=NOTE + verdict.reason,
     )
     record = settle(attempt, entry)

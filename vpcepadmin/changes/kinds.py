@@ -1,0 +1,149 @@
+"""The kinds of change the dashboard makes, as the pipeline and the reconciler know them.
+
+Each kind says how its target is re-read from an attempt record alone and what a re-read proves
+(``pipeline.ChangeKind``). What a change of a kind compares and sends is its ``Change`` (the
+service edit's in ``endpoints.modify``, the connections' and whitelist's in ``endpoints.actions``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from vpcepadmin.audit.changes import CONNECTION_RESULTS, acted_on
+from vpcepadmin.audit.models import Action, Outcome
+from vpcepadmin.changes.pipeline import ChangeKind
+from vpcepadmin.changes.verdicts import CLOCK_TOLERANCE, Verdict, judge
+from vpcepadmin.cloud.client import VpcepClient
+from vpcepadmin.cloud.endpoint_services import connection_get, endpoint_service_get, permission_find
+from vpcepadmin.cloud.types import Connection, EndpointService, Permission, format_timestamp, parse_timestamp
+
+
+class ServiceUpdate(ChangeKind):
+    """A PUT of a service's editable fields (the edit flow)."""
+
+    action = Action.MODIFY_ENDPOINT_SERVICE
+    noun = "service"
+
+    @classmethod
+    def reread(cls, client: VpcepClient, service_id: str, body: Any) -> EndpointService:
+        return endpoint_service_get(client, service_id)
+
+    @classmethod
+    def judge(cls, before: Any, body: Any, state: Any, window_end: datetime) -> Verdict:
+        return judge(before, body, state, window_end)
+
+    @classmethod
+    def snapshot(cls, state: Any) -> Any:
+        return state.to_api() if isinstance(state, EndpointService) else None
+
+
+class _ConnectionDecision(ChangeKind):
+    """Accepting or rejecting one connection: ``POST …/connections/action`` naming one endpoint."""
+
+    noun = "connection"
+
+    @classmethod
+    def reread(cls, client: VpcepClient, service_id: str, body: Any) -> Connection | None:
+        return connection_get(client, service_id, acted_on(body, "endpoints"))
+
+    @classmethod
+    def judge(cls, before: Any, body: Any, state: Any, window_end: datetime) -> Verdict:
+        """Its status and ``updated_at`` against the ones before and the status the action leads to."""
+        was = before if isinstance(before, dict) else {}
+        wanted = CONNECTION_RESULTS[cls.action]
+        if not isinstance(state, Connection):
+            return Verdict(
+                Outcome.UNDETERMINED, "The connection no longer exists, so its state cannot be compared."
+            )
+        u0, u = parse_timestamp(was.get("updated_at")), state.updated_at
+        if state.status == was.get("status") and u == u0:
+            return Verdict(
+                Outcome.RECONCILED_NOT_APPLIED,
+                f"The connection is exactly as before the change ({state.status}, last updated {_when(u)}).",
+            )
+        if (
+            state.status == wanted
+            and u is not None
+            and (u0 is None or u0 <= u <= window_end + CLOCK_TOLERANCE)
+        ):
+            return Verdict(
+                Outcome.RECONCILED_APPLIED,
+                f"The connection is {wanted}, last updated {_when(u)}, within the change's window "
+                f"(until {_when(window_end)}).",
+            )
+        return Verdict(
+            Outcome.UNDETERMINED,
+            f"The connection is {state.status or '(no status)'}, last updated {_when(u)} (before: "
+            f"{was.get('status') or '?'}, {_when(u0)}): another change may have set it.",
+        )
+
+    @classmethod
+    def snapshot(cls, state: Any) -> Any:
+        return state.to_api() if isinstance(state, Connection) else None
+
+
+class AcceptConnection(_ConnectionDecision):
+    action = Action.ACCEPT_CONNECTION
+
+
+class RejectConnection(_ConnectionDecision):
+    action = Action.REJECT_CONNECTION
+
+
+class _WhitelistEntry(ChangeKind):
+    """Adding or removing one whitelist entry: ``POST …/permissions/action`` naming one entry."""
+
+    noun = "whitelist entry"
+
+    @classmethod
+    def reread(cls, client: VpcepClient, service_id: str, body: Any) -> Permission | None:
+        return permission_find(client, service_id, acted_on(body, "permissions"))
+
+    @classmethod
+    def snapshot(cls, state: Any) -> Any:
+        return state.to_api() if isinstance(state, Permission) else None
+
+
+class AddWhitelistEntry(_WhitelistEntry):
+    action = Action.ADD_WHITELIST_ENTRY
+
+    @classmethod
+    def judge(cls, before: Any, body: Any, state: Any, window_end: datetime) -> Verdict:
+        """It was not there before (the attempt says so): there now, created in time, is the add."""
+        if not isinstance(state, Permission):
+            return Verdict(Outcome.RECONCILED_NOT_APPLIED, "The whitelist still does not hold the entry.")
+        created = state.created_at
+        if created is not None and created <= window_end + CLOCK_TOLERANCE:
+            return Verdict(
+                Outcome.RECONCILED_APPLIED,
+                f"The whitelist holds the entry, added {_when(created)}, within the change's window "
+                f"(until {_when(window_end)}).",
+            )
+        return Verdict(
+            Outcome.UNDETERMINED,
+            f"The whitelist holds the entry, but it was added {_when(created)}, after the change's window "
+            f"(until {_when(window_end)}): another change may have added it.",
+        )
+
+
+class RemoveWhitelistEntry(_WhitelistEntry):
+    action = Action.REMOVE_WHITELIST_ENTRY
+
+    @classmethod
+    def judge(cls, before: Any, body: Any, state: Any, window_end: datetime) -> Verdict:
+        """Gone is the removal; the same entry (its id) still there is no removal; a new one, unknown."""
+        was = before if isinstance(before, dict) else {}
+        if not isinstance(state, Permission):
+            return Verdict(Outcome.RECONCILED_APPLIED, "The whitelist no longer holds the entry.")
+        if state.id == was.get("id"):
+            return Verdict(Outcome.RECONCILED_NOT_APPLIED, "The whitelist still holds the same entry.")
+        return Verdict(
+            Outcome.UNDETERMINED,
+            f"The whitelist holds the entry again, added {_when(state.created_at)} under another id: it "
+            "was removed and added again, or never removed.",
+        )
+
+
+def _when(moment: datetime | None) -> str:
+    return format_timestamp(moment) if moment else "(not reported)"
