@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path, register_converter
 
-from vpcepadmin.endpoints import edit_views, views
+from vpcepadmin.endpoints import action_views, edit_views, views
 
 
 class ServiceIdConverter:
@@ -25,4 +25,14 @@ urlpatterns = [
     path("summary/", views.account_summary, name="summary"),
     path("<service_id:service_id>/", views.service_detail, name="detail"),
     path("<service_id:service_id>/edit/", edit_views.service_edit, name="edit"),
+    path("<service_id:service_id>/connections/", action_views.connections, name="connections"),
+    path(
+        "<service_id:service_id>/connections/confirm/",
+        action_views.connections_confirm,
+        name="connections_confirm",
+    ),
+    path("<service_id:service_id>/whitelist/", action_views.whitelist_page, name="whitelist"),
+    path(
+        "<service_id:service_id>/whitelist/confirm/", action_views.whitelist_confirm, name="whitelist_confirm"
+    ),
 ]

@@ -1,0 +1,212 @@
+"""A service's Connections and Whitelist tabs, and their confirmations. Thin: the rules live in
+``action_forms`` (input) and ``actions`` (use cases, through the change pipeline)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET, require_POST
+
+from vpcepadmin import roles
+from vpcepadmin.audit.models import Action, AuditRecord
+from vpcepadmin.audit.recorder import context_from
+from vpcepadmin.cloud import whitelist
+from vpcepadmin.credentials.models import CloudCredential, Environment
+from vpcepadmin.endpoints import actions
+from vpcepadmin.endpoints.action_forms import (
+    ACTION_VERBS,
+    EveryoneConfirmForm,
+    StatusFilterForm,
+    WhitelistEntryForm,
+    also_rejected,
+    connection_selection,
+)
+from vpcepadmin.endpoints.actions import ENTRY, Seen
+from vpcepadmin.endpoints.edit_forms import ReasonForm
+from vpcepadmin.endpoints.restore import RECORD_PK_MAX
+from vpcepadmin.endpoints.services import ReadProblem
+from vpcepadmin.htmx import render_page
+from vpcepadmin.mfa.stepup import step_up_required
+from vpcepadmin.request_values import parse_int
+
+
+def _applying_to_production(request: HttpRequest, pk: int, service_id: str) -> bool:
+    """Sending a change to a production account needs a recent second-factor check (README)."""
+    applying = request.method == "POST" and request.POST.get("step") == "apply"
+    return applying and CloudCredential.objects.filter(pk=pk, environment=Environment.PRODUCTION).exists()
+
+
+def _context(credential: CloudCredential, service_id: str, **context: Any) -> dict[str, Any]:
+    return {"account": credential, "service_id": service_id, **context}
+
+
+@require_GET
+@permission_required(roles.VIEW, raise_exception=True)
+def connections(request: HttpRequest, pk: int, service_id: str) -> HttpResponse:
+    """One page of the service's connections: one list call."""
+    credential = get_object_or_404(CloudCredential, pk=pk)
+    form = StatusFilterForm(request.GET)
+    status, number = form.choice()
+    listing = actions.list_connections(credential, service_id, status, number)
+    rows = []
+    if listing.page is not None:
+        for conn in listing.page.connections:  # type: ignore[union-attr]
+            seen = Seen.connection(credential, service_id, conn)
+            rows.append({"conn": conn, "token": seen.sign(), "accept": seen.can(Action.ACCEPT_CONNECTION),
+                         "reject": seen.can(Action.REJECT_CONNECTION)})  # fmt: skip
+    context = _context(credential, service_id, tab="connections", form=form, listing=listing, rows=rows,
+                       status=status)  # fmt: skip
+    return render_page(request, "endpoints/connections.html", "endpoints/_connections.html", context)
+
+
+@require_POST
+@permission_required(roles.MODIFY, raise_exception=True)
+@step_up_required(
+    when=_applying_to_production, why="Accepting or rejecting connections of a production account"
+)
+def connections_confirm(request: HttpRequest, pk: int, service_id: str) -> HttpResponse:
+    """The confirmation of an accept or reject (``step`` absent), and the change itself (``apply``)."""
+    credential = get_object_or_404(CloudCredential, pk=pk)
+    selection = connection_selection(request.POST, credential, service_id)
+    if selection.error:
+        context = _context(credential, service_id, problem=selection.error)
+        return render(request, "endpoints/connections_confirm.html", context, status=400)
+    reason = ReasonForm(request.POST if request.POST.get("step") == "apply" else None)
+    if reason.is_bound and reason.is_valid():
+        results = actions.apply_connections(
+            credential,
+            list(selection.seen),
+            selection.action,
+            reason.cleaned_data["reason"],
+            context_from(request),
+        )
+        return _results(request, credential, service_id, results, back="endpoints:connections")
+    items = [{"seen": seen, "token": seen.sign()} for seen in selection.seen]
+    context = _context(
+        credential, service_id, verb=ACTION_VERBS[selection.action], items=items, reason_form=reason
+    )
+    return render(request, "endpoints/connections_confirm.html", context)
+
+
+def _results(
+    request: HttpRequest,
+    credential: CloudCredential,
+    service_id: str,
+    results: list[actions.ItemResult],
+    back: str,
+) -> HttpResponse:
+    unchanged = [item for item in results if not item.result.succeeded]
+    context = _context(
+        credential, service_id, results=results, unchanged=unchanged, back=back,
+        batch_id=getattr(request, "request_id", ""),
+    )  # fmt: skip
+    return render(request, "endpoints/action_result.html", context)
+
+
+@require_GET
+@permission_required(roles.VIEW, raise_exception=True)
+def whitelist_page(request: HttpRequest, pk: int, service_id: str) -> HttpResponse:
+    """One page of the service's whitelist: one list call."""
+    credential = get_object_or_404(CloudCredential, pk=pk)
+    form = StatusFilterForm(request.GET)
+    return _whitelist(request, credential, service_id, form.choice()[1], WhitelistEntryForm())
+
+
+def _whitelist(
+    request: HttpRequest,
+    credential: CloudCredential,
+    service_id: str,
+    number: int,
+    add_form: WhitelistEntryForm,
+) -> HttpResponse:
+    listing = actions.list_whitelist(credential, service_id, number)
+    rows = []
+    if listing.page is not None:
+        for entry in listing.page.permissions:  # type: ignore[union-attr]
+            label, value = whitelist.describe(entry.permission)
+            token = Seen.entry(
+                credential, service_id, entry.permission, entry.permission_type, entry.id
+            ).sign()
+            rows.append({"entry": entry, "label": label, "value": value, "token": token})
+    context = _context(credential, service_id, tab="whitelist", listing=listing, rows=rows, add_form=add_form)
+    return render_page(request, "endpoints/whitelist.html", "endpoints/_whitelist.html", context)
+
+
+@require_POST
+@permission_required(roles.MODIFY, raise_exception=True)
+@step_up_required(when=_applying_to_production, why="Changing the whitelist of a production account")
+def whitelist_confirm(request: HttpRequest, pk: int, service_id: str) -> HttpResponse:
+    """Adding (``entry_type``/``value`` from "Add entry"), removing (``item``, a row's token) or undoing
+    (``restore``, an audit record) one entry: its confirmation, and the change itself (``step=apply``)."""
+    credential = get_object_or_404(CloudCredential, pk=pk)
+    restore = request.POST.get("restore")
+    restoring = actions.undoing(parse_int(restore, low=1, high=RECORD_PK_MAX), credential, service_id)
+    if restore and restoring is None:
+        return _refused(request, credential, service_id, "That audit record cannot be undone here.")
+    token = request.POST.get("item")
+    if token:
+        seen = Seen.read(token, credential, service_id, ENTRY)
+        if seen is None:
+            return _refused(
+                request, credential, service_id, "The page was out of date or altered. Load it again."
+            )
+    elif restoring is not None:
+        found = actions.undo_seen(credential, restoring)
+        if isinstance(found, ReadProblem):
+            return _refused(request, credential, service_id, found.message, status=409)
+        seen = found
+    else:
+        add = WhitelistEntryForm(request.POST)
+        if not add.is_valid():
+            return _whitelist(request, credential, service_id, 1, add)
+        seen = Seen.entry(
+            credential, service_id, add.cleaned_data["entry"], add.cleaned_data["permission_type"], ""
+        )
+    return _whitelist_step(request, credential, seen, restoring)
+
+
+def _refused(
+    request: HttpRequest, credential: CloudCredential, service_id: str, problem: str, status: int = 400
+) -> HttpResponse:
+    context = _context(credential, service_id, problem=problem)
+    return render(request, "endpoints/whitelist_confirm.html", context, status=status)
+
+
+def _whitelist_step(
+    request: HttpRequest, credential: CloudCredential, seen: Seen, restoring: AuditRecord | None
+) -> HttpResponse:
+    adding = seen.adds
+    applying = request.POST.get("step") == "apply"
+    reason = ReasonForm(request.POST if applying else None)
+    everyone = (
+        adding and seen.item_id == whitelist.EVERYONE and credential.environment == Environment.PRODUCTION
+    )
+    name = actions.service_name(credential, seen.service_id) if everyone else ""
+    confirm = EveryoneConfirmForm(request.POST if applying else None, expected=name) if everyone else None
+    live: list[dict[str, Any]] | ReadProblem = []
+    if applying and reason.is_valid() and (confirm is None or confirm.is_valid()):
+        also = also_rejected(request.POST, credential, seen)
+        results = actions.apply_whitelist(
+            credential, seen, reason.cleaned_data["reason"], context_from(request), also, restoring
+        )
+        return _results(request, credential, seen.service_id, results, back="endpoints:whitelist")
+    if seen.account:
+        found = actions.live_connections(credential, seen.service_id, seen.account)
+        live = (
+            found
+            if isinstance(found, ReadProblem)
+            else [
+                {"conn": conn, "token": Seen.connection(credential, seen.service_id, conn).sign()}
+                for conn in found
+            ]
+        )
+    label, value = whitelist.describe(seen.item_id)
+    context = _context(
+        credential, seen.service_id, seen=seen, token=seen.sign(), adding=adding, label=label, value=value,
+        reason_form=reason, confirm_form=confirm, live=live, service_name=name, everyone=everyone,
+        restoring=restoring,
+    )  # fmt: skip
+    return render(request, "endpoints/whitelist_confirm.html", context)
