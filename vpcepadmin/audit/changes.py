@@ -83,6 +83,23 @@ def restorable(record: AuditRecord) -> bool:
     )
 
 
+def undo_of(record: AuditRecord) -> tuple[str, str, str] | None:
+    """For an applied whitelist change: (the action that undoes it, the entry, its permission type);
+    None for any other record. A removed entry is added again, an added one removed again."""
+    if record.action not in WHITELIST_ACTIONS or record.outcome not in RESTORABLE:
+        return None
+    entry = acted_on(record.request_body, "permissions")
+    kind = record.request_body.get("permission_type") if isinstance(record.request_body, dict) else None
+    if not entry or not isinstance(kind, str):
+        return None
+    undo = (
+        Action.REMOVE_WHITELIST_ENTRY
+        if record.action == Action.ADD_WHITELIST_ENTRY
+        else Action.ADD_WHITELIST_ENTRY
+    )
+    return undo, entry, kind
+
+
 def record_changes(record: AuditRecord) -> list[FieldChange]:
     """The record's field diff, derived from its content now (the stored one: ``stored_changes``)."""
     return changes_of(record.action, state_before(record), record.request_body, record.after)

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from vpcepadmin.audit.changes import restorable, state_before, stored_changes
+from vpcepadmin.audit.changes import restorable, state_before, stored_changes, undo_of
 from vpcepadmin.audit.diff import FieldChange
 from vpcepadmin.audit.integrity import RecordChainStatus, record_status
 from vpcepadmin.audit.models import AuditRecord
@@ -64,6 +64,6 @@ def _restore_target(record: AuditRecord, related: Neighbours) -> AuditRecord | N
     for candidate in (record, *related.outcomes):
         if candidate is not record:
             candidate.attempt = record  # the outcome's attempt is the record at hand
-        if restorable(candidate):
+        if restorable(candidate) or undo_of(candidate) is not None:
             return candidate
     return None
