@@ -4,9 +4,11 @@ real HTTP: what is read, what is sent (the simulator's journal), what the audit 
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -15,6 +17,7 @@ from tests.mfakit import verify_session
 from tests.seeds import service, stable_uuid, standard_seed
 from vpcepadmin.audit.models import Action, AuditRecord, Outcome, TargetType
 from vpcepadmin.audit.verification import verify_chain
+from vpcepadmin.budget import Budget
 
 SERVICE_ID = stable_uuid("flow", "service")
 OTHER_SERVICE_ID = stable_uuid("flow", "other-service")
@@ -447,3 +450,32 @@ def test_bad_whitelist_posts_are_refused_with_nothing_sent(
     page = response.content.decode()
     assert "Nothing was sent." in page if status == 400 else 'aria-invalid="true"' in page
     assert _calls(cloud, WHITELIST_PATH) == [] and change_records() == []
+
+
+@pytest.mark.parametrize("kind", ["accept", "whitelist add"])
+def test_reconcile_audit_settles_a_change_whose_answer_and_reread_were_lost(
+    operator_client, account, cloud, settings, kind
+) -> None:
+    path, reread = (ACTION_PATH, "/connections") if kind == "accept" else (WHITELIST_PATH, "/permissions")
+    token = _tokens(operator_client, account)[PENDING[0]]
+    cloud.add_fault(match={"method": "POST", "path": path}, action="reset_after", count=1)
+    # The read before the call succeeds; the re-read after the lost answer fails.
+    cloud.add_fault(
+        match={"method": "GET", "path": reread + "$"}, action="status", status=500, skip=1, count=5
+    )
+    if kind == "accept":
+        page = _apply(operator_client, account, "accept", [token]).content.decode()
+    else:
+        page = _add(operator_client, account, ACCOUNTS[1]).content.decode()
+    assert "until reconcile_audit settles it" in page
+    [attempt] = change_records()
+    assert attempt.outcome == Outcome.ATTEMPTED and len(_calls(cloud, path)) == 1
+    cloud.control.clear_faults()
+    settings.WORKER_TIMEOUT, settings.EDIT_APPLY_DEADLINE, settings.EDIT_LOCK_TIMEOUT = 0.3, 0.2, 0.1
+    settings.CLOUD_DEADLINE = 0.3
+    time.sleep(Budget.of(settings).reconcile_after + 0.05)
+    call_command("reconcile_audit")
+    settled = AuditRecord.objects.get(attempt=attempt)
+    assert settled.outcome == Outcome.RECONCILED_APPLIED and settled.action == attempt.action
+    assert len(_calls(cloud, path)) == 1  # the reconciler reads; it never sends again
+    assert verify_chain().ok
