@@ -13,54 +13,31 @@ from django.conf import settings
 
 from tests import mfakit
 from tests.browser import enter_code, sign_in
+from tests.connectionkit import (
+    ACCEPTED,
+    ACCEPTED_B,
+    ACCOUNTS,
+    ACTION_PATH,
+    ELSEWHERE,
+    PENDING,
+    SERVICE_ID,
+    SERVICE_NAME,
+    WHITELIST_PATH,
+    seed,
+)
 from tests.dashboard import make_account, make_user
-from tests.seeds import service, stable_uuid, standard_seed
 from vpcepadmin.credentials.models import Environment
 from vpcepadmin.mfa.models import AuthenticatorDevice
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct-horse-browser-staple"
 
-SERVICE_ID = stable_uuid("browser-connections", "service")
-OTHER_SERVICE_ID = stable_uuid("browser-connections", "other-service")
-SERVICE_NAME = "orders"
-ACCOUNTS = [f"{n:x}" * 32 for n in (10, 11, 12)]
-PENDING = [stable_uuid("browser-connections", "pending", n) for n in range(3)]  # of ACCOUNTS[n]
-ACCEPTED = stable_uuid("browser-connections", "accepted")  # of ACCOUNTS[0]
-ACCEPTED_B = stable_uuid("browser-connections", "accepted-b")  # of ACCOUNTS[1]
-ELSEWHERE = stable_uuid("browser-connections", "elsewhere")  # of ACCOUNTS[1], to the other service
-ACTION_PATH = "connections/action"
-WHITELIST_PATH = "permissions/action"
 RESULT_TABLE = "Outcome of each change"
-
-
-def _connection(endpoint_id: str, status: str, account: int, day: int, service_id: str = SERVICE_ID) -> dict:
-    return {
-        "id": endpoint_id, "service_id": service_id, "status": status, "domain_id": ACCOUNTS[account],
-        "marker_id": 16777600 + day, "created_at": f"2026-05-{day:02d}T00:00:00Z",
-    }  # fmt: skip
-
-
-def _seed() -> dict[str, Any]:
-    endpoints = [
-        *(_connection(pid, "pendingAcceptance", n, n + 1) for n, pid in enumerate(PENDING)),
-        _connection(ACCEPTED, "accepted", 0, 9),
-        _connection(ACCEPTED_B, "accepted", 1, 11),
-        _connection(ELSEWHERE, "pendingAcceptance", 1, 10, OTHER_SERVICE_ID),
-    ]
-    permissions = [
-        {"service_id": SERVICE_ID, "permission": f"iam:domain::{ACCOUNTS[0]}", "permission_type": "domainId"}
-    ]
-    services = [
-        service(id=SERVICE_ID, service_name=SERVICE_NAME),
-        service(id=OTHER_SERVICE_ID, service_name="other"),
-    ]
-    return standard_seed(services=0, endpoint_services=services, endpoints=endpoints, permissions=permissions)
 
 
 @pytest.fixture
 def cloud(simulator):
-    simulator.reset(_seed())  # clears the journal too
+    simulator.reset(seed())  # clears the journal too
     return simulator
 
 

@@ -12,44 +12,22 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from tests.connectionkit import (
+    ACCEPTED,
+    ACCOUNTS,
+    ACTION_PATH,
+    ELSEWHERE,
+    OTHER_SERVICE_ID,
+    PENDING,
+    SERVICE_ID,
+    WHITELIST_PATH,
+    seed,
+)
 from tests.dashboard import make_account
 from tests.mfakit import verify_session
-from tests.seeds import service, stable_uuid, standard_seed
 from vpcepadmin.audit.models import Action, AuditRecord, Outcome, TargetType
 from vpcepadmin.audit.verification import verify_chain
 from vpcepadmin.budget import Budget
-
-SERVICE_ID = stable_uuid("flow", "service")
-OTHER_SERVICE_ID = stable_uuid("flow", "other-service")
-ACCOUNTS = [f"{n:x}" * 32 for n in (10, 11, 12)]
-PENDING = [stable_uuid("flow", "pending", n) for n in range(3)]
-ACCEPTED = stable_uuid("flow", "accepted")
-ELSEWHERE = stable_uuid("flow", "elsewhere")
-ACTION_PATH = "connections/action"
-WHITELIST_PATH = "permissions/action"
-
-
-def _connection(endpoint_id: str, status: str, account: int, day: int, service_id: str = SERVICE_ID) -> dict:
-    return {
-        "id": endpoint_id, "service_id": service_id, "status": status, "domain_id": ACCOUNTS[account],
-        "marker_id": 16777600 + day, "created_at": f"2026-05-{day:02d}T00:00:00Z",
-    }  # fmt: skip
-
-
-def _seed() -> dict[str, Any]:
-    endpoints = [
-        *(_connection(pid, "pendingAcceptance", n, n + 1) for n, pid in enumerate(PENDING)),
-        _connection(ACCEPTED, "accepted", 0, 9),
-        _connection(ELSEWHERE, "pendingAcceptance", 1, 10, OTHER_SERVICE_ID),
-    ]
-    permissions = [
-        {"service_id": SERVICE_ID, "permission": f"iam:domain::{ACCOUNTS[0]}", "permission_type": "domainId"}
-    ]
-    services = [
-        service(id=SERVICE_ID, service_name="orders"),
-        service(id=OTHER_SERVICE_ID, service_name="other"),
-    ]
-    return standard_seed(services=0, endpoint_services=services, endpoints=endpoints, permissions=permissions)
 
 
 def change_records() -> list[AuditRecord]:
@@ -59,7 +37,7 @@ def change_records() -> list[AuditRecord]:
 
 @pytest.fixture
 def cloud(simulator):
-    simulator.reset(_seed())
+    simulator.reset(seed())
     simulator.control.clear_journal()
     return simulator
 
@@ -167,7 +145,7 @@ def test_a_bulk_accept_sends_only_the_connections_that_did_not_change_meanwhile(
 def test_an_action_the_status_does_not_allow_is_refused_before_anything_is_sent(
     operator_client, account, cloud
 ) -> None:
-    cloud.reset({**_seed()})
+    cloud.reset({**seed()})
     token = _tokens(operator_client, account)[ACCEPTED]
     response = operator_client.post(_url(account, "connections/confirm/"), {"accept": token})
     assert response.status_code == 400 and "cannot be accepted" in response.content.decode()

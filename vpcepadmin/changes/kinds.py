@@ -13,10 +13,10 @@ from typing import Any
 from vpcepadmin.audit.changes import CONNECTION_RESULTS, acted_on
 from vpcepadmin.audit.models import Action, Outcome
 from vpcepadmin.changes.pipeline import ChangeKind
-from vpcepadmin.changes.verdicts import CLOCK_TOLERANCE, Verdict, judge
+from vpcepadmin.changes.verdicts import CLOCK_TOLERANCE, Verdict, judge, when
 from vpcepadmin.cloud.client import VpcepClient
 from vpcepadmin.cloud.endpoint_services import connection_get, endpoint_service_get, permission_find
-from vpcepadmin.cloud.types import Connection, EndpointService, Permission, format_timestamp, parse_timestamp
+from vpcepadmin.cloud.types import Connection, EndpointService, Permission, parse_timestamp
 
 
 class ServiceUpdate(ChangeKind):
@@ -60,7 +60,7 @@ class _ConnectionDecision(ChangeKind):
         if state.status == was.get("status") and u == u0:
             return Verdict(
                 Outcome.RECONCILED_NOT_APPLIED,
-                f"The connection is exactly as before the change ({state.status}, last updated {_when(u)}).",
+                f"The connection is exactly as before the change ({state.status}, last updated {when(u)}).",
             )
         if (
             state.status == wanted
@@ -69,13 +69,13 @@ class _ConnectionDecision(ChangeKind):
         ):
             return Verdict(
                 Outcome.RECONCILED_APPLIED,
-                f"The connection is {wanted}, last updated {_when(u)}, within the change's window "
-                f"(until {_when(window_end)}).",
+                f"The connection is {wanted}, last updated {when(u)}, within the change's window "
+                f"(until {when(window_end)}).",
             )
         return Verdict(
             Outcome.UNDETERMINED,
-            f"The connection is {state.status or '(no status)'}, last updated {_when(u)} (before: "
-            f"{was.get('status') or '?'}, {_when(u0)}): another change may have set it.",
+            f"The connection is {state.status or '(no status)'}, last updated {when(u)} (before: "
+            f"{was.get('status') or '?'}, {when(u0)}): another change may have set it.",
         )
 
     @classmethod
@@ -117,13 +117,13 @@ class AddWhitelistEntry(_WhitelistEntry):
         if created is not None and created <= window_end + CLOCK_TOLERANCE:
             return Verdict(
                 Outcome.RECONCILED_APPLIED,
-                f"The whitelist holds the entry, added {_when(created)}, within the change's window "
-                f"(until {_when(window_end)}).",
+                f"The whitelist holds the entry, added {when(created)}, within the change's window "
+                f"(until {when(window_end)}).",
             )
         return Verdict(
             Outcome.UNDETERMINED,
-            f"The whitelist holds the entry, but it was added {_when(created)}, after the change's window "
-            f"(until {_when(window_end)}): another change may have added it.",
+            f"The whitelist holds the entry, but it was added {when(created)}, after the change's window "
+            f"(until {when(window_end)}): another change may have added it.",
         )
 
 
@@ -140,10 +140,6 @@ class RemoveWhitelistEntry(_WhitelistEntry):
             return Verdict(Outcome.RECONCILED_NOT_APPLIED, "The whitelist still holds the same entry.")
         return Verdict(
             Outcome.UNDETERMINED,
-            f"The whitelist holds the entry again, added {_when(state.created_at)} under another id: it "
+            f"The whitelist holds the entry again, added {when(state.created_at)} under another id: it "
             "was removed and added again, or never removed.",
         )
-
-
-def _when(moment: datetime | None) -> str:
-    return format_timestamp(moment) if moment else "(not reported)"

@@ -44,26 +44,26 @@ def judge(before: Any, body: Any, current: EndpointService, window_end: datetime
     if ServiceChanges.between(old, now).is_empty() and u == u0:
         return Verdict(
             Outcome.RECONCILED_NOT_APPLIED,
-            f"The service is exactly as before the change (last updated {_when(u)}).",
+            f"The service is exactly as before the change (last updated {when(u)}).",
         )
     if ServiceChanges.between(requested, now).is_empty() and u is not None and u0 is not None:
         if u0 <= u <= window_end + CLOCK_TOLERANCE:
             return Verdict(
                 Outcome.RECONCILED_APPLIED,
-                f"The service holds the requested values, last updated {_when(u)}, "
-                f"within the change's window (until {_when(window_end)}).",
+                f"The service holds the requested values, last updated {when(u)}, "
+                f"within the change's window (until {when(window_end)}).",
             )
         return Verdict(
             Outcome.UNDETERMINED,
-            f"The service holds the requested values, but it was last updated {_when(u)}, after the "
-            f"change's window (until {_when(window_end)}): another change may have set them.",
+            f"The service holds the requested values, but it was last updated {when(u)}, after the "
+            f"change's window (until {when(window_end)}): another change may have set them.",
         )
     return Verdict(
         Outcome.UNDETERMINED,
-        f"The service changed since the attempt (last updated {_when(u)}; before: {_when(u0)}) and "
+        f"The service changed since the attempt (last updated {when(u)}; before: {when(u0)}) and "
         "holds neither the state before nor the requested values.",
     )
 
 
-def _when(moment: datetime | None) -> str:
+def when(moment: datetime | None) -> str:
     return format_timestamp(moment) if moment else "(not reported)"
