@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
 from vpcepadmin import roles
 from vpcepadmin.cloud.auth import token_cache_outage
+from vpcepadmin.endpoints import pending
 from vpcepadmin.permissions import role_names
 
 
@@ -18,7 +22,23 @@ def site(request: HttpRequest) -> dict[str, object]:
         "cache_outage": _cache_outage_for(request),
         # The signed-in user's roles, from the query that read its permissions (read when shown).
         "user_roles": SimpleLazyObject(lambda: role_names(getattr(request, "user", None))),
+        "pending_count": _pending_count_for(request),
     }
+
+
+def _pending_count_for(request: HttpRequest) -> Callable[[], int | None]:
+    """The navigation's Pending badge: connections waiting for approval, as far as the cache knows
+    (None: nothing is known). A callable, so the template calls it only where it shows the badge;
+    it costs two cache reads, no SQL and no cloud call, and only for a signed-in user."""
+
+    @functools.cache
+    def count() -> int | None:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return pending.known_total()
+
+    return count
 
 
 def _cache_outage_for(request: HttpRequest) -> object:

@@ -7,6 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from vpcepadmin import lockout_views, views
+from vpcepadmin.endpoints import pending_views
 from vpcepadmin.endpoints import views as endpoint_views
 
 urlpatterns = [
@@ -22,6 +23,8 @@ urlpatterns = [
     path("accounts/mfa/", include("vpcepadmin.mfa.urls")),
     path("credentials/", include("vpcepadmin.credentials.urls")),
     path("credentials/<int:pk>/services/", include("vpcepadmin.endpoints.urls")),
+    path("connections/pending/", pending_views.pending_list, name="pending"),
+    path("connections/pending/<int:pk>/", pending_views.pending_account, name="pending_account"),
     path("audit/", include("vpcepadmin.audit.urls")),
     path("lockouts/", lockout_views.lockout_list, name="lockouts"),
     path("lockouts/unlock/", lockout_views.lockout_unlock, name="lockouts_unlock"),
