@@ -17,7 +17,9 @@ template rendering, the cloud client's own work, and the rest of the view.
 Budgets (server time minus upstream, median): service list with 25 and with 1000 services, service
 page and edit page ≤ 15 ms; review of 200 port mappings ≤ 40 ms; apply of 200 port mappings ≤ 30 ms;
 audit list and service history of records with 200-mapping changes ≤ 50 ms. The upstream calls per
-page must stay what they are (one GET per page, GET + PUT per apply, none for the audit list).
+page must stay what they are (one GET per page, GET + PUT per apply, none for the audit list). A
+service's Connections and Whitelist tabs (issue 12): one GET per page and the same number of SQL
+queries with 30 or 500 connections or entries.
 Exit status 1 when a budget is missed.
 """
 
@@ -193,6 +195,45 @@ def apply_form(editor: Any) -> dict[str, str]:
     return {"version": editor.version, "reviewed": editor.reviewed, "reason": reason[:200], "action": "apply"}
 
 
+def tabs(bench: Bench) -> list[str]:
+    """A service's Connections and Whitelist tabs (issue 12): one upstream call per page and the same
+    number of SQL queries whatever the service holds. Returns the pages whose queries vary."""
+    from tests.seeds import stable_uuid
+
+    account = bench.account.pk
+    varying = []
+    for tab, key, plural in (
+        ("connections", "endpoints", "connections"),
+        ("whitelist", "permissions", "entries"),
+    ):
+        queries = set()
+        for count in (30, 500):
+            seed = bench._seed(25)
+            service_id = seed["endpoint_services"][0]["id"]
+            seed[key] = [_item(key, service_id, stable_uuid("bench", key, n), n) for n in range(count)]
+            bench.control.reset(seed)
+            bench.control.add_fault(action="latency", seconds=bench.latency, match={"path": "^/v1/"})
+            url = f"/credentials/{account}/services/{service_id}/{tab}/"
+            bench.run(
+                Page(f"{tab} tab, 25 of {count} {plural}", None, ("GET",)), bench.get(bench.operator, url)
+            )
+            queries |= {split.queries for split in bench.results[-1].splits}
+        if len(queries) > 1:
+            varying.append(f"{tab} tab: SQL queries vary ({sorted(queries)})")
+    return varying
+
+
+def _item(key: str, service_id: str, item_id: str, n: int) -> dict[str, Any]:
+    if key == "endpoints":
+        return {
+            "id": item_id,
+            "service_id": service_id,
+            "status": "pendingAcceptance",
+            "domain_id": f"{n:032x}",
+        }
+    return {"service_id": service_id, "permission": f"iam:domain::{n:032x}", "permission_type": "domainId"}
+
+
 def auditing(bench: Bench, service_id: str) -> None:
     from vpcepadmin.audit.models import AuditRecord
 
@@ -250,9 +291,10 @@ def main() -> int:
         browsing(bench)
         service_id = editing(bench)
         auditing(bench, service_id)
+        varying = tabs(bench)
     finally:
         bench.close()
-    over = [figures.page.name for figures in bench.results if not figures.within]
+    over = [figures.page.name for figures in bench.results if not figures.within] + varying
     print("\nmw: middleware; sql (n): SQL time and queries; render: templates without their SQL;")
     print("client: the cloud client without the round trips; other: the rest of the view.")
     print("\nRESULT:", "within budget" if not over else "OVER BUDGET: " + "; ".join(over))
