@@ -93,7 +93,8 @@ class ServiceEdit(Change):
     def __init__(self, service_id: str, version: Version, request: EditRequest) -> None:
         super().__init__(service_id, request.reason, request.restored_from)
         self.version = version
-        self.requested = request.values
+        # What is sent depends only on the values loaded and requested, not on the re-read.
+        self.changes = ServiceChanges.between(version.original, request.values)
 
     def read(self, client: VpcepClient) -> EndpointService:
         return endpoint_service_get(client, self.service_id)
@@ -105,11 +106,10 @@ class ServiceEdit(Change):
         return fingerprint(state) != self.version.fingerprint
 
     def body(self, state: EndpointService) -> dict[str, Any]:
-        return ServiceChanges.between(self.version.original, self.requested).to_api()
+        return self.changes.to_api()
 
     def send(self, client: VpcepClient, body: dict[str, Any]) -> CallResult[EndpointService]:
-        changes = ServiceChanges.between(self.version.original, self.requested)
-        return endpoint_service_update(client, self.service_id, changes)
+        return endpoint_service_update(client, self.service_id, self.changes)
 
     def name(self, state: EndpointService) -> str:
         return state.name or state.id
