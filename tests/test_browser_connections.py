@@ -336,3 +336,13 @@ def _assert_each_action_once(table) -> None:
         assert (action, "Attempted", reason) in done, rows
         assert (action, "Applied", reason) in done, rows
     assert sum(cells[5] in ACTIONS for cells in rows) == 8
+
+
+@pytest.mark.parametrize("tail", ["connections/", "whitelist/", "pending"])
+def test_the_new_pages_do_not_scroll_sideways_at_390_px(operator_page, account, cloud, tail) -> None:
+    """A row button's hidden text (for screen readers) must not widen the page beside its table."""
+    page = operator_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/connections/pending/" if tail == "pending" else _url(account, tail))
+    page.get_by_role("table").first.wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
