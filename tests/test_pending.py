@@ -353,3 +353,16 @@ def test_odd_requests_never_fail_the_server(people, alpha, cloud, who, url, expe
 def test_only_users_who_may_see_accounts_get_the_pending_link(people, alpha, cloud) -> None:
     assert "/connections/pending/" not in _html(client_for(people[NO_ROLE]).get("/"))
     assert 'href="/connections/pending/">Pending' in _html(client_for(people[roles.VIEWER]).get("/"))
+
+
+def test_an_accept_drops_the_accounts_cached_queue(operator_client, bravo, cloud) -> None:
+    """After an accept through the dashboard the queue is read again, not shown as still waiting."""
+    text = _html(_section(operator_client, bravo))
+    token = re.search(r'name="accept" value="([^"]+)"', text)
+    action = re.search(r'<form method="post" action="([^"]+)"', text)
+    assert token is not None and action is not None
+    assert _badge(operator_client.get("/")) == "2"
+    data = {"do": "accept", "connection": [token.group(1)], "step": "apply", "reason": "approved"}
+    assert "Change applied." in _html(operator_client.post(action.group(1), data))
+    assert _badge(operator_client.get("/")) is None
+    assert "<strong>1</strong> pending connection on" in _html(_section(operator_client, bravo))

@@ -43,6 +43,7 @@ from vpcepadmin.cloud.whitelist import ACCOUNT_PREFIX
 from vpcepadmin.credentials.crypto import SecretUnreadable
 from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.credentials.services import client_for, note_failure, note_success
+from vpcepadmin.endpoints import pending
 from vpcepadmin.endpoints.services import ReadProblem
 
 PAGE_SIZE = 25
@@ -235,12 +236,26 @@ def apply_connections(
 ) -> list[ItemResult]:
     """Accept or reject each connection (one pipeline run, one call at most, per connection)."""
     name = service_name(credential, seen[0].service_id) if seen else ""
-    return [
-        ItemResult(
-            item, action, apply_change(credential, ConnectionChange(item, action, reason, name), context)
-        )
-        for item in seen
-    ]
+    return _connections(credential, seen, action, reason, name, context)
+
+
+def _connections(
+    credential: CloudCredential,
+    seen: Sequence[Seen],
+    action: str,
+    reason: str,
+    name: str,
+    context: recorder.Context,
+) -> list[ItemResult]:
+    """One pipeline run per connection, in order, each its own attempt and outcome; then the
+    account's cached pending queue is dropped, so it is not shown as still waiting (``pending.forget``)."""
+    results = []
+    for item in seen:
+        change = ConnectionChange(item, action, reason, name)
+        results.append(ItemResult(item, action, apply_change(credential, change, context)))
+    if results:
+        pending.forget(credential)
+    return results
 
 
 def apply_whitelist(
@@ -258,15 +273,7 @@ def apply_whitelist(
     change = WhitelistChange(seen, action, reason, name, restored_from)
     results = [ItemResult(seen, action, apply_change(credential, change, context))]
     if not seen.adds and results[0].result.succeeded:
-        rejecting = Action.REJECT_CONNECTION
-        results += [
-            ItemResult(
-                item,
-                rejecting,
-                apply_change(credential, ConnectionChange(item, rejecting, reason, name), context),
-            )
-            for item in also_reject
-        ]
+        results += _connections(credential, also_reject, Action.REJECT_CONNECTION, reason, name, context)
     return results
 
 

@@ -189,6 +189,13 @@ def _in_parallel(work: Callable[[EndpointService], T], services: list[EndpointSe
 # --- the cache: plain data only, so that an entry outlives a change of these classes ----------------
 
 
+def forget(credential: CloudCredential) -> None:
+    """Drop the account's cached queue and count: a connection of it was just accepted or rejected
+    here, so the next look reads the cloud instead of showing it as still waiting."""
+    keys = [_queue_key(credential), _count_key(credential)]
+    _cache_call(lambda: cache.delete_many(keys))
+
+
 def _queue_key(credential: CloudCredential) -> str:
     return f"pending:queue:{credential.pk}:{credential.updated_at.timestamp():.6f}"
 
