@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "vpcepadmin.credentials",
     "vpcepadmin.endpoints",
     "vpcepadmin.audit",
+    "vpcepadmin.changes",
     "vpcepadmin.simulator",
     "vpcepadmin.mfa",  # after otp_static: its admin replaces otp_static's
 ]

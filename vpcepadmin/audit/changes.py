@@ -115,7 +115,23 @@ def changes_of(action: str, before: Any, request_body: Any, after: Any) -> list[
         return _connection_changes(action, before, request_body)
     if action in WHITELIST_ACTIONS:
         return _whitelist_changes(action, request_body)
+    if action in (Action.OBSERVED_CHANGE, Action.OBSERVED_NEW_SERVICE, Action.OBSERVED_DELETION):
+        return _observed_changes(before, after)
     return []
+
+
+def _observed_changes(before: Any, after: Any) -> list[FieldChange]:
+    """What changed between the last observed state and the cloud's: the editable fields as for our
+    own changes (ports as a set diff), and the status. A new service is compared with nothing, a
+    deleted one with nothing after."""
+    old = _editable(before, set(FIELDS)) if isinstance(before, dict) else {}
+    new = _editable(after, set(FIELDS)) if isinstance(after, dict) else {}
+    changes = service_diff(old, new or dict.fromkeys(FIELDS))  # deleted: every field to nothing
+    was = before.get("status") if isinstance(before, dict) else None
+    now = after.get("status") if isinstance(after, dict) else None
+    if was != now:
+        changes.append(FieldChange("status", "Status", was, now))
+    return changes
 
 
 def acted_on(request_body: Any, key: str) -> str:
@@ -298,6 +314,13 @@ def _summary(action: str, after: Any, changes: list[FieldChange]) -> str:
     if action in CONNECTION_ACTIONS and changes:
         status = changes[0]
         return f"{status.label.lower()}: {status.before or '?'} → {status.after}"
+    if action == Action.OBSERVATION_BASELINE:
+        seen = after if isinstance(after, dict) else {}
+        return f"baseline: {seen.get('services', '?')} services observed"
+    if action == Action.OBSERVED_NEW_SERVICE:
+        return "new service observed"
+    if action == Action.OBSERVED_DELETION:
+        return "service deleted"
     if action in WHITELIST_ACTIONS and changes:
         entry = changes[0]
         return f"whitelist + {entry.after}" if entry.after is not None else f"whitelist − {entry.before}"

@@ -43,6 +43,11 @@ class Action(models.TextChoices):
     REJECT_CONNECTION = "reject_connection", "Reject connection"
     ADD_WHITELIST_ENTRY = "add_whitelist_entry", "Add whitelist entry"
     REMOVE_WHITELIST_ENTRY = "remove_whitelist_entry", "Remove whitelist entry"
+    # Changes made outside the dashboard, observed in the cloud (``manage.py observe_cloud``).
+    OBSERVED_CHANGE = "observed_change", "Observed change"
+    OBSERVED_NEW_SERVICE = "observed_new_service", "Observed new service"
+    OBSERVED_DELETION = "observed_deletion", "Observed deletion"
+    OBSERVATION_BASELINE = "observation_baseline", "Baseline"
     CREATE_CREDENTIAL = "create_credential", "Add cloud account"
     UPDATE_CREDENTIAL = "update_credential", "Change cloud account"
     DELETE_CREDENTIAL = "delete_credential", "Delete cloud account"
@@ -62,6 +67,27 @@ class Action(models.TextChoices):
     PASSWORD_CHANGED = "password_changed", "Password changed"
     ROLES_CHANGED = "roles_changed", "Roles changed"
     PRIVILEGES_CHANGED = "privileges_changed", "Superuser or staff status changed"
+
+
+# Records of what was observed in the cloud rather than done through the dashboard ("Source": outside).
+OBSERVED_ACTIONS = (
+    Action.OBSERVED_CHANGE,
+    Action.OBSERVED_NEW_SERVICE,
+    Action.OBSERVED_DELETION,
+    Action.OBSERVATION_BASELINE,
+)
+OUTSIDE_ACTOR = "outside vpcepadmin"
+
+
+class Source(models.TextChoices):
+    """Where a change came from: the dashboard, or outside it (observed in the cloud)."""
+
+    DASHBOARD = "dashboard", "via vpcepadmin"
+    OUTSIDE = "outside", "outside vpcepadmin"
+
+    @classmethod
+    def of(cls, action: str) -> Source:
+        return cls.OUTSIDE if action in OBSERVED_ACTIONS else cls.DASHBOARD
 
 
 SECURITY_ACTIONS = (

@@ -76,6 +76,7 @@ class Context:
     actor: AbstractBaseUser | AnonymousUser | None = None
     source_ip: str = ""
     request_id: str = ""
+    actor_name: str = ""  # without an actor: who it was instead of "system" (e.g. "outside vpcepadmin")
 
 
 @dataclass
@@ -116,8 +117,8 @@ def _credential_fields(credential: Any) -> dict[str, Any]:
 
 def _actor_fields(context: Context) -> dict[str, Any]:
     actor = context.actor
-    if actor is None:
-        return {"actor": None, "actor_username": "system"}  # a command or a scheduled job
+    if actor is None:  # a command or a scheduled job, or what it observed
+        return {"actor": None, "actor_username": context.actor_name or "system"}
     if not actor.is_authenticated:
         return {"actor": None, "actor_username": "anonymous"}  # a web request nobody signed in to
     return {"actor": actor, "actor_username": actor.get_username()}

@@ -13,6 +13,8 @@ from typing import Any
 from vpcepadmin.audit.changes import CONNECTION_RESULTS, acted_on
 from vpcepadmin.audit.models import Action, Outcome
 from vpcepadmin.changes.pipeline import ChangeKind
+from vpcepadmin.changes.snapshots import fingerprint, record_applied
+from vpcepadmin.changes.targets import Target
 from vpcepadmin.changes.verdicts import CLOCK_TOLERANCE, Verdict, judge, when
 from vpcepadmin.cloud.client import VpcepClient
 from vpcepadmin.cloud.endpoint_services import connection_get, endpoint_service_get, permission_find
@@ -36,6 +38,23 @@ class ServiceUpdate(ChangeKind):
     @classmethod
     def snapshot(cls, state: Any) -> Any:
         return state.to_api() if isinstance(state, EndpointService) else None
+
+    @classmethod
+    def observed(cls, target: Target, state: Any) -> None:
+        if isinstance(state, EndpointService):
+            record_applied(target, state)
+
+    @classmethod
+    def explains(cls, after: Any, state: Any) -> bool:
+        """The record left the service exactly as it is: the same editable values, status and
+        ``updated_at`` (an answer to our PUT, or the state an observation recorded)."""
+        if not isinstance(after, dict) or not isinstance(state, EndpointService):
+            return False
+        try:
+            was = EndpointService.from_api(after)
+        except ValueError:
+            return False
+        return was.updated_at == state.updated_at and fingerprint(was) == fingerprint(state)
 
 
 class _ConnectionDecision(ChangeKind):
@@ -81,6 +100,16 @@ class _ConnectionDecision(ChangeKind):
     @classmethod
     def snapshot(cls, state: Any) -> Any:
         return state.to_api() if isinstance(state, Connection) else None
+
+    @classmethod
+    def explains(cls, after: Any, state: Any) -> bool:
+        """The record left the connection in its status, at its ``updated_at``."""
+        if not isinstance(after, dict) or not isinstance(state, Connection):
+            return False
+        return (
+            after.get("status") == state.status
+            and parse_timestamp(after.get("updated_at")) == state.updated_at
+        )
 
 
 class AcceptConnection(_ConnectionDecision):

@@ -84,6 +84,18 @@ class ChangeKind(ABC):
     def snapshot(cls, state: Any) -> Any:
         """``state`` as the audit log keeps it (the API's JSON)."""
 
+    @classmethod
+    def explains(cls, after: Any, state: Any) -> bool:
+        """Whether a record whose "after" is ``after`` made the target what it is now (``state``):
+        the change a conflict ran into. Without a way to tell, none is named."""
+        return False
+
+    @classmethod
+    def observed(cls, target: Target, state: Any) -> None:
+        """The change took effect and the target is now ``state`` (the call's answer or the
+        re-read): keep what the observer compares with in step (nothing for a kind not observed)."""
+        return None
+
 
 def kind_of(action: str) -> type[ChangeKind] | None:
     return KINDS.get(action)
@@ -140,6 +152,7 @@ class ChangeResult:
     value: Any = None
     error: CloudError | None = None
     record: AuditRecord | None = None
+    ran_into: AuditRecord | None = None  # a conflict's: the logged change that made the target what it is
 
     @property
     def succeeded(self) -> bool:
@@ -202,12 +215,37 @@ def _prepare(
         return ChangeResult("refused", refusal, state)
     body = change.body(state)
     if change.conflicts(state):
-        record = recorder.append(_entry(credential, change, state, body, context, Outcome.CONFLICT))
-        message = f"The {noun} changed since you loaded it. Nothing was sent."
-        return ChangeResult(Outcome.CONFLICT, message, state, record=record)
+        ran_into = _ran_into(Target.service(credential, change.service_id), change.kind, state)
+        message = f"The {noun} changed since you loaded it{_by(ran_into)}. Nothing was sent."
+        entry = _entry(credential, change, state, body, context, Outcome.CONFLICT)
+        entry.error_message = message
+        record = recorder.append(entry)
+        return ChangeResult(Outcome.CONFLICT, message, state, record=record, ran_into=ran_into)
     if not body:
         return ChangeResult("no_change", "Nothing changed, so nothing was sent.", state)
     return state, body
+
+
+# How far back a conflict looks for the change it ran into (the newest ones that took effect).
+RAN_INTO_WINDOW = 20
+
+
+def _ran_into(target: Target, kind: type[ChangeKind], state: Any) -> AuditRecord | None:
+    """The logged change — ours or one observed outside — that made the target what it is now."""
+    took_effect = (Outcome.APPLIED, Outcome.RECONCILED_APPLIED)
+    candidates = target.records().filter(outcome__in=took_effect, after__isnull=False).order_by("-seq")
+    for record in candidates[:RAN_INTO_WINDOW]:
+        if kind.explains(record.after, state):
+            return record
+    return None
+
+
+def _by(record: AuditRecord | None) -> str:
+    """Who changed it and when, as the conflict says it."""
+    if record is None:
+        return " (by a change not in the audit log: made outside vpcepadmin and not observed yet)"
+    when = format_timestamp(record.created_at).replace("T", " ").replace("Z", " UTC")
+    return f" — {record.get_action_display().lower()} by {record.actor_username} at {when} (audit record #{record.seq})"
 
 
 def _released(holder: AuditRecord, target: Target, until: float, budget: Budget) -> bool:
@@ -260,6 +298,7 @@ def _send(
             attempt, Outcome.APPLIED, context=context, credential=credential, after=change.after(result),
             http_status=result.status, cloud_request_id=result.cloud_request_id, duration_ms=_ms(started),
         ),
+        lambda target: change.kind.observed(target, result.value),
     )  # fmt: skip
     note_success(credential)
     message = message_for(record.outcome, change.kind.noun)
@@ -300,9 +339,8 @@ def _after_failure(
     verdict = kind.judge(attempt.before, attempt.request_body, now, timezone.now())
     message = f"{error.message} Re-read at once: {verdict.reason}"
     after = kind.snapshot(now) if now is not None else None
-    record = settle(
-        attempt, outcome_entry(attempt, verdict.outcome, after=after, error_message=message, **fields)
-    )
+    entry = outcome_entry(attempt, verdict.outcome, after=after, error_message=message, **fields)
+    record = settle(attempt, entry, lambda target: kind.observed(target, now))
     message = _message(record.outcome, error, kind.noun)
     return ChangeResult(record.outcome, message, state, error=error, record=record)
 

@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from vpcepadmin.audit.models import AuditRecord, Outcome, TargetType
@@ -33,12 +34,13 @@ from vpcepadmin.credentials.services import client_for
 NOTE = "Settled by reconcile_audit: "
 
 
-def reconcile_pending() -> list[str]:
-    """Settle every open attempt old enough to be settled. Returns one line per attempt looked at."""
+def reconcile_pending(records: QuerySet[AuditRecord] | None = None) -> list[str]:
+    """Settle every open attempt (among ``records``) old enough to be settled. Returns one line per
+    attempt looked at."""
     after = Budget.of(settings).reconcile_after
     cutoff = timezone.now() - timedelta(seconds=after)
-    report = [_settle(attempt, after) for attempt in open_attempts().filter(created_at__lt=cutoff)]
-    young = open_attempts().filter(created_at__gte=cutoff).count()
+    report = [_settle(attempt, after) for attempt in open_attempts(records).filter(created_at__lt=cutoff)]
+    young = open_attempts(records).filter(created_at__gte=cutoff).count()
     if young:
         report.append(
             f"{young} open attempt(s) younger than {after:g} s left for a later run: they may still be in flight."
@@ -93,7 +95,7 @@ def _write(
         after=kind.snapshot(current) if current is not None else None,
         error_message=NOTE + verdict.reason,
     )
-    record = settle(attempt, entry)
+    record = settle(attempt, entry, lambda target: kind.observed(target, current))
     if record.error_message != entry.error_message or record.outcome != verdict.outcome:
         return f"#{attempt.seq}: already settled as {record.get_outcome_display()} (record #{record.seq})."
     return f"#{attempt.seq}: {record.get_outcome_display()} (record #{record.seq}). {verdict.reason}"

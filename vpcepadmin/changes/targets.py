@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -207,17 +207,25 @@ def after_the_call() -> None:
         connection.close()
 
 
-def settle(attempt: AuditRecord, entry: recorder.Entry) -> AuditRecord:
-    """Append the one outcome of ``attempt``; when somebody settled it first, return theirs.
+def settle(
+    attempt: AuditRecord, entry: recorder.Entry, took_effect: Callable[[Target], None] | None = None
+) -> AuditRecord:
+    """Append the one outcome of ``attempt``; when somebody settled it first, return theirs. When
+    this outcome says the change took effect, ``took_effect(target)`` runs in the same transaction
+    (the target's observed state moves with it: no false drift).
 
     A database constraint (one settling outcome per attempt) backs this up. Call ``after_the_call``
     first when a cloud call came in between: the session may have died meanwhile.
     """
-    with ordered(Target.of_record(attempt)):
+    target = Target.of_record(attempt)
+    with ordered(target):
         existing = settling_outcome(attempt)
         if existing is not None:
             return existing
-        return recorder.append(entry)
+        record = recorder.append(entry)
+        if took_effect is not None and entry.outcome in (Outcome.APPLIED, Outcome.RECONCILED_APPLIED):
+            took_effect(target)
+        return record
 
 
 def outcome_entry(

@@ -78,6 +78,7 @@ class ApplyResult:
     error: CloudError | None = None
     record: AuditRecord | None = None
     fresh_version: str = ""
+    ran_into: AuditRecord | None = None  # a conflict's: the logged change the service is now the result of
 
     @property
     def succeeded(self) -> bool:
@@ -131,4 +132,4 @@ def modify_endpoint_service(
     if result.outcome in ("refused", Outcome.CONFLICT, "no_change"):
         service = result.state  # the service as re-read
     fresh = sign_version(credential, result.state) if result.outcome == Outcome.CONFLICT else ""
-    return ApplyResult(outcome, result.message, service, result.error, result.record, fresh)
+    return ApplyResult(outcome, result.message, service, result.error, result.record, fresh, result.ran_into)

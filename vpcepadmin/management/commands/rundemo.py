@@ -1,8 +1,11 @@
-"""`make run`: migrate, ensure the admin user and demo accounts, start the simulator and the dashboard."""
+"""`make run`: migrate, ensure the admin user and demo accounts, start the simulator, the observer
+(every minute, as a deployment's scheduler would run ``observe_cloud``) and the dashboard."""
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from typing import Any
 
 from django.conf import settings
@@ -10,9 +13,29 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from vpcepadmin.bootstrap import ADMIN_USERNAME, ensure_admin_user, ensure_demo_accounts
+from vpcepadmin.changes.observation import observe
 from vpcepadmin.serving import plan
 from vpcepadmin.simulator.demo import demo_seed
 from vpcepadmin.simulator.server import SimulatorServer
+
+OBSERVE_EVERY = 60.0  # seconds, as the README's cron line
+logger = logging.getLogger("vpcepadmin.observe")
+
+
+def observe_every(seconds: float, stop: threading.Event) -> None:
+    """The demo's scheduler: ``observe_cloud`` now and then every ``seconds`` until ``stop``, so a
+    change made through the simulator shows up in the History on its own."""
+    from django.db import connection
+
+    while not stop.is_set():
+        try:
+            for report in observe():
+                logger.info("observe_cloud: %s", report.line())
+        except Exception:  # a failed run must not end the demo: the next one tries again
+            logger.exception("observe_cloud failed")
+        finally:
+            connection.close()
+        stop.wait(seconds)
 
 
 class Command(BaseCommand):
@@ -39,6 +62,10 @@ class Command(BaseCommand):
         )
         simulator.start()
         accounts = ensure_demo_accounts(seed, simulator.url)
+        stop = threading.Event()
+        threading.Thread(
+            target=observe_every, args=(OBSERVE_EVERY, stop), name="observer", daemon=True
+        ).start()
         self._greet(options, password, simulator.describe(), [a.name for a in accounts])
         call_command("runserver", f"{options['host']}:{options['port']}", use_reloader=False)
 
@@ -57,6 +84,7 @@ class Command(BaseCommand):
             out.write("At its first sign-in it sets up an authenticator app: its second factor.")
         else:
             out.write("Sign in as an existing user (the admin password was shown when it was created).")
+        out.write(f"Observing the cloud every {OBSERVE_EVERY:g} s (manage.py observe_cloud in production).")
         out.write(self.style.SUCCESS(f"Dashboard on http://{options['host']}:{options['port']}/"))
         out.write(
             "This is the demo server. In production: gunicorn -c gunicorn.conf.py vpcepadmin.wsgi "

@@ -1,0 +1,59 @@
+"""What the dashboard last saw of each target in the cloud, and each observation run.
+
+A ``Snapshot`` is the last observed state of one target (cloud + region + project + type + id, like
+``changes.targets.Target``): written by ``observe_cloud`` and, in the same transaction as its outcome
+record, by every change the dashboard applies — so a change of ours is never reported again as one
+made outside. An ``ObservationRun`` is one run of the observer over one account: what it saw, what it
+recorded, how long it took, or why it could not read the account.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from vpcepadmin.credentials.models import CloudCredential
+
+
+class Snapshot(models.Model):
+    cloud = models.CharField(max_length=16)
+    region = models.CharField(max_length=64)
+    project_id = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=32)
+    target_id = models.CharField(max_length=64)
+    state = models.JSONField()  # the target as the API shows it
+    fingerprint = models.CharField(max_length=64)  # of what a change to it is (``observation.fingerprint``)
+    cloud_updated_at = models.DateTimeField(null=True, blank=True)
+    observed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cloud", "region", "project_id", "target_type", "target_id"], name="snapshot_target"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.target_type} {self.target_id}"
+
+
+class ObservationRun(models.Model):
+    credential = models.ForeignKey(CloudCredential, on_delete=models.CASCADE, related_name="observation_runs")
+    cloud = models.CharField(max_length=16)
+    region = models.CharField(max_length=64)
+    project_id = models.CharField(max_length=64)
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    services = models.PositiveIntegerField(default=0)  # seen in the cloud
+    recorded = models.PositiveIntegerField(default=0)  # audit records written
+    skipped = models.PositiveIntegerField(default=0)  # differences left for the next run (a change in flight)
+    baseline = models.BooleanField(default=False)
+    error = models.CharField(max_length=300, blank=True)  # why the account could not be read ("" when it was)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["credential", "-started_at"], name="run_credential_started"),
+            models.Index(fields=["cloud", "region", "project_id", "error"], name="run_project"),
+        ]
+
+    def __str__(self) -> str:
+        return f"observation of {self.credential_id} at {self.started_at:%Y-%m-%d %H:%M:%S}"

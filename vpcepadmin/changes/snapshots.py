@@ -1,0 +1,37 @@
+"""A target's last observed state (``models.Snapshot``): what a change to it is, and how a change of
+ours moves it (in the transaction of its outcome record, so it is never reported as outside drift)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.utils import timezone
+
+from vpcepadmin.audit.chain import canonical_json
+from vpcepadmin.audit.models import TargetType
+from vpcepadmin.changes.models import Snapshot
+from vpcepadmin.changes.targets import Target
+from vpcepadmin.cloud.editable import canonical, editable_values
+from vpcepadmin.cloud.types import EndpointService
+
+SERVICE = str(TargetType.ENDPOINT_SERVICE)
+
+
+def fingerprint(service: EndpointService) -> str:
+    """What a change to a service is: its editable values (mappings as a set) and its status.
+    ``updated_at`` is left out: a touch that changes nothing is no change."""
+    values = canonical(editable_values(service))
+    values["status"] = service.status
+    return hashlib.sha256(canonical_json(values).encode("utf-8")).hexdigest()
+
+
+def record_applied(target: Target, state: EndpointService) -> None:
+    """A change of ours took effect: the target's snapshot (if it is observed) becomes ``state``.
+    Called inside the transaction that appends the outcome record."""
+    Snapshot.objects.filter(
+        cloud=target.cloud, region=target.region, project_id=target.project_id, target_type=SERVICE,
+        target_id=target.target_id,
+    ).update(
+        state=state.to_api(), fingerprint=fingerprint(state), cloud_updated_at=state.updated_at,
+        observed_at=timezone.now(),
+    )  # fmt: skip
