@@ -57,6 +57,7 @@ def test_the_csv_export_holds_exactly_the_filtered_records_under_a_header(viewer
     assert rows[0]["error_code"] == "EndPoint.0011"
     assert json.loads(rows[0]["request_body"]) == {"description": "new"}
     assert rows[0]["hash"] == wanted[0].hash
+    assert [row["source"] for row in rows] == ["dashboard"] * 3  # the last column: via vpcepadmin
 
 
 def test_the_json_export_holds_exactly_the_filtered_records_under_a_header(viewer_client, db) -> None:
@@ -71,6 +72,7 @@ def test_the_json_export_holds_exactly_the_filtered_records_under_a_header(viewe
     assert [item["seq"] for item in document["records"]] == [r.seq for r in wanted]
     assert document["records"][0]["request_body"] == {"description": "new"}
     assert document["records"][0]["before"] is None
+    assert document["records"][0]["source"] == "dashboard"
 
 
 def test_an_empty_export_says_there_is_no_last_record(viewer_client, db) -> None:

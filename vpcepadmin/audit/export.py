@@ -13,6 +13,9 @@ with ``= + - @``, a tab, a carriage return or a NUL, or with blanks and then ``=
 leading ``'``. Numbers (ids, ``seq``, ``http_status``, ``duration_ms``, ``attempt_id``,
 ``restored_from_id``) are written as they are: they are never text, so a ``-1`` there stays a
 number. The JSON export keeps every value exactly; it is the one to recompute hashes from.
+
+Both end each record with its ``source`` (``dashboard`` or ``outside``, ``Source.of`` its action):
+derived, not stored, so not hashed — it is the filter "Source" of the list, spelled as its values.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from django.http import StreamingHttpResponse
 from vpcepadmin.audit.chainrows import CANONICAL_TIME, canonical_time
 from vpcepadmin.audit.filters import AuditFilter
 from vpcepadmin.audit.models import HASHED_JSON_COLUMNS as JSON_COLUMNS
-from vpcepadmin.audit.models import AuditRecord
+from vpcepadmin.audit.models import Action, AuditRecord, Source
 
 CSV, JSON = "csv", "json"
 CHUNK = 2000
@@ -48,7 +51,12 @@ HASHES = (
     "prev_hash",
     "hash",
 )  # derived_hash: hashed when not empty (``chain.hashed_values``)
-COLUMNS = (*SCALARS, *JSON_COLUMNS, *HASHES)
+DERIVED = ("source",)  # computed from the action as each row is written (``Source.of``)
+COLUMNS = (*SCALARS, *JSON_COLUMNS, *HASHES, *DERIVED)
+_ACTION_AT = SCALARS.index("action")
+# One lookup per row: an action no longer known (none is removed, but an export must not fail) is
+# the dashboard's, as ``Source.of`` says.
+_SOURCES: dict[str, str] = {action: Source.of(action).value for action in Action.values}
 MEDIA_TYPES = {CSV: "text/csv; charset=utf-8", JSON: "application/json"}
 
 # A cell starting with one of these is a formula to a spreadsheet (OWASP; NUL from ASVS 1.2.10).
@@ -160,8 +168,19 @@ def _csv(records: Any, filter_text: str, exported_at: str, last: tuple[int, str]
         f"# last_record: {header_value(stamp)}\r\n"
     )
     yield ",".join(COLUMNS) + "\r\n"
+    sources, dashboard = _SOURCES, Source.DASHBOARD.value
     for chunk in _chunks(records, last):
-        yield "".join([",".join([_csv_field(value) for value in row]) + "\r\n" for row in chunk])
+        yield "".join(
+            [
+                ",".join([_csv_field(value) for value in row])
+                + f",{sources.get(row[_ACTION_AT], dashboard)}\r\n"
+                for row in chunk
+            ]
+        )
+
+
+def _source(action: str) -> str:
+    return _SOURCES.get(action, Source.DASHBOARD.value)
 
 
 def _csv_field(value: Any) -> str:
@@ -191,6 +210,7 @@ def _json(records: Any, header: dict[str, Any], last: tuple[int, str] | None) ->
             if not isinstance(values["created_at"], str):
                 values["created_at"] = canonical_time(values["created_at"])
             values.update(zip(HASHES, row[json_at:], strict=True))
+            values["source"] = _source(values["action"])
             embedded = "".join(
                 f',"{name}":{text if text is not None else "null"}'
                 for name, text in zip(JSON_COLUMNS, row[scalars:json_at], strict=True)

@@ -1,6 +1,8 @@
 """A line of the records table, computed once in Python: every cell is text when the template
 sees it, so that rendering a page of rows stays cheap whatever the rows hold. The change column is
-the summary stored with the record (``changes.derive``): a row never needs the JSON columns."""
+the summary stored with the record (``changes.derive``): a row never needs the JSON columns. The
+source column says whether the change was made through the dashboard or observed in the cloud
+(``Source.of``), so that the log and a service's History tab read as one timeline."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from datetime import UTC, datetime
 
 from django.urls import reverse
 
-from vpcepadmin.audit.models import AuditRecord, Outcome, TargetType
+from vpcepadmin.audit.models import AuditRecord, Outcome, Source, TargetType
 from vpcepadmin.credentials.models import CloudCredential
 
 PLACEHOLDER, SERVICE_PLACEHOLDER = "987654321", "service-placeholder"
@@ -24,6 +26,11 @@ OUTCOME_CLASSES: dict[str, str] = {
     Outcome.UNDETERMINED: "text-bg-danger",
     Outcome.ATTEMPTED: "text-bg-secondary",
     Outcome.RECORDED: "text-bg-light border",
+}
+# The badge beside the source's text (the text carries the meaning; the colour only helps).
+SOURCE_CLASSES: dict[str, str] = {
+    Source.DASHBOARD: "text-bg-light border",
+    Source.OUTSIDE: "text-bg-warning",
 }
 
 
@@ -44,6 +51,13 @@ class Row:
     outcome_class: str
     reason: str
     summary: str
+    source: Source
+    source_class: str
+
+    @property
+    def source_label(self) -> str:
+        """``via vpcepadmin`` or ``outside vpcepadmin``."""
+        return str(self.source.label)
 
 
 def _short(text: str, limit: int) -> str:
@@ -100,6 +114,7 @@ def row_for(
     links = links or Links.make()
     account = _account(record)
     moment = record.created_at.astimezone(UTC)
+    source = Source.of(record.action)
     return Row(
         record=record,
         url=links.for_record(record),
@@ -114,6 +129,8 @@ def row_for(
         outcome_class=OUTCOME_CLASSES.get(record.outcome, "text-bg-secondary"),
         reason=_short(record.reason, 60),
         summary=_short((record.summary or "") if summary is None else summary, 90),
+        source=source,
+        source_class=SOURCE_CLASSES[source],
     )
 
 

@@ -7,15 +7,19 @@ either data or a ``ReadProblem`` that the page shows — never an exception for 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+from django.http import HttpRequest
+
+from vpcepadmin.changes.overview import ObservationOverview, observation_overview
 from vpcepadmin.cloud.endpoint_services import MAX_PAGE_SIZE, endpoint_service_get, endpoint_service_list
 from vpcepadmin.cloud.errors import CloudError, CloudNotFound
 from vpcepadmin.cloud.regions import OTC
 from vpcepadmin.cloud.types import EndpointService, ServicePage
 from vpcepadmin.credentials.crypto import SecretUnreadable
-from vpcepadmin.credentials.models import CloudCredential
+from vpcepadmin.credentials.models import CloudCredential, Environment
 from vpcepadmin.credentials.services import client_for, note_failure, note_success
 
 PAGE_SIZE = 25
@@ -93,6 +97,9 @@ class ServiceListing:
 
 @dataclass(frozen=True)
 class AccountSummary:
+    """An overview card: the services by status (or why they could not be read) and the observation."""
+
+    observation: ObservationOverview
     counts: dict[str, int] = field(default_factory=dict)
     total: int = 0
     problem: ReadProblem | None = None
@@ -126,15 +133,29 @@ def list_services(credential: CloudCredential, query: ServiceQuery) -> ServiceLi
 
 
 def summarise_account(credential: CloudCredential) -> AccountSummary:
-    """Service counts by status from one list call (the quota keeps accounts far below its limit)."""
+    """Service counts by status from one list call (the quota keeps accounts far below its limit),
+    and the observation of the account from the database (``changes.overview``: two queries)."""
+    observation = observation_overview(credential)
     try:
         page = endpoint_service_list(client_for(credential), limit=MAX_PAGE_SIZE)
     except (CloudError, SecretUnreadable) as exc:
         note_failure(credential, exc)
-        return AccountSummary(problem=ReadProblem.from_error(exc))
+        return AccountSummary(observation, problem=ReadProblem.from_error(exc))
     note_success(credential)
     counts = Counter(service.status for service in page.services)
-    return AccountSummary(dict(sorted(counts.items())), page.total_count)
+    return AccountSummary(observation, dict(sorted(counts.items())), page.total_count)
+
+
+def applying_to_production(field: str) -> Callable[..., bool]:
+    """The step-up condition of a page whose POST sends a change when ``field`` is "apply": sending a
+    change to a production account needs a recent second-factor check (README)."""
+
+    def applying(request: HttpRequest, pk: int, service_id: str) -> bool:
+        if request.method != "POST" or request.POST.get(field) != "apply":
+            return False
+        return CloudCredential.objects.filter(pk=pk, environment=Environment.PRODUCTION).exists()
+
+    return applying
 
 
 def read_service(credential: CloudCredential, service_id: str) -> EndpointService | ReadProblem:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from vpcepadmin import roles
 from vpcepadmin.audit.queries import service_history
+from vpcepadmin.changes.observation import observe_account
 from vpcepadmin.cloud.editable import edit_refusal
 from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.endpoints import services
@@ -62,3 +63,15 @@ def service_detail(request: HttpRequest, pk: int, service_id: str) -> HttpRespon
         "edit_refusal": edit_refusal(result.status),
     }
     return render(request, "endpoints/detail.html", context)
+
+
+@require_POST
+@permission_required(roles.MODIFY, raise_exception=True)
+def observe(request: HttpRequest, pk: int) -> HttpResponse:
+    """The button "Check for outside changes": observe the account now; the account page (for htmx,
+    its result area) says what the run found and links to the account's outside records."""
+    credential = get_object_or_404(CloudCredential, pk=pk)
+    report = observe_account(credential)
+    credential.refresh_from_db()  # the run noted its success or failure on the account
+    context = {"credential": credential, "account": credential, "observation": report}
+    return render_page(request, "credentials/detail.html", "endpoints/_observation_result.html", context)
