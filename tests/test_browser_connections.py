@@ -184,7 +184,12 @@ def test_a_bulk_accept_leaves_out_the_connection_that_changed_meanwhile(
     assert PENDING[0] not in alert.inner_text() and PENDING[2] not in alert.inner_text()
     by_target = {target: (outcome, details) for _, target, outcome, details, _ in rows}
     assert len(rows) == 3 and set(by_target) == set(PENDING)
-    assert by_target[PENDING[1]][1] == "The connection changed since you loaded it. Nothing was sent."
+    # It names the change it ran into: the rejection made in the other tab, with its record.
+    assert re.fullmatch(
+        r"The connection changed since you loaded it — reject connection by operator at "
+        r"\S+ \S+ UTC \(audit record #\d+\)\. Nothing was sent\.",
+        by_target[PENDING[1]][1],
+    ), by_target[PENDING[1]][1]
     assert by_target[PENDING[1]][0].startswith("not changed")
     assert by_target[PENDING[0]][1] == by_target[PENDING[2]][1] == "Change applied."
 
@@ -331,11 +336,13 @@ def test_history_and_the_audit_log_show_each_action(operator_page, account, clou
 def _assert_each_action_once(table) -> None:
     """Each action has its attempt and its outcome (applied), with the reason it was given."""
     rows = [row.locator("td").all_inner_texts() for row in table.locator("tbody tr").all()]
-    done = {(cells[5], cells[6], cells[7]) for cells in rows}
+    # Columns: #, time, source, actor, account, target, action, outcome, reason, change.
+    done = {(cells[6], cells[7], cells[8]) for cells in rows}
     for action, reason in zip(ACTIONS, ("R1 accept", "R2 reject", "R3 add", "R4 remove"), strict=True):
         assert (action, "Attempted", reason) in done, rows
         assert (action, "Applied", reason) in done, rows
-    assert sum(cells[5] in ACTIONS for cells in rows) == 8
+    assert sum(cells[6] in ACTIONS for cells in rows) == 8
+    assert {cells[2] for cells in rows} == {"via vpcepadmin"}
 
 
 @pytest.mark.parametrize("tail", ["connections/", "whitelist/", "pending"])

@@ -23,11 +23,15 @@ from tests.connectionkit import (
     WHITELIST_PATH,
     seed,
 )
+from tests.connectionkit import connection as seeded_connection
 from tests.dashboard import make_account
-from tests.mfakit import verify_session
+from tests.mfakit import age_the_check, verify_session
+from tests.seeds import stable_uuid
 from vpcepadmin.audit.models import Action, AuditRecord, Outcome, TargetType
 from vpcepadmin.audit.verification import verify_chain
 from vpcepadmin.budget import Budget
+from vpcepadmin.cloud.types import Connection
+from vpcepadmin.endpoints.actions import Seen
 
 
 def change_records() -> list[AuditRecord]:
@@ -57,7 +61,7 @@ def _tokens(client, account, name: str = "connection") -> dict[str, str]:
 
 def _apply(client, account, verb: str, tokens: list[str], reason: str = "OPS-1") -> Any:
     data = {"do": verb, "connection": tokens, "step": "apply", "reason": reason}
-    return client.post(_url(account, "connections/confirm/"), data)
+    return client.post(_url(account, "connections/confirm/"), data, follow=True)
 
 
 def _status(cloud, endpoint_id: str) -> str:
@@ -267,7 +271,7 @@ def _add(client, account, value: str, entry_type: str = "account", **extra: str)
     token = re.search(r'name="item" value="([^"]+)"', confirm.content.decode())
     assert token is not None, confirm.content.decode()
     data = {"item": token.group(1), "step": "apply", "reason": "OPS-2", **extra}
-    return client.post(_url(account, "whitelist/confirm/"), data)
+    return client.post(_url(account, "whitelist/confirm/"), data, follow=True)
 
 
 def test_adding_an_account_id_to_the_whitelist(operator_client, account, cloud) -> None:
@@ -314,7 +318,7 @@ def test_removing_an_entry_can_also_reject_that_accounts_connections(operator_cl
         "also_reject": "1",
         "connection": connections,
     }
-    response = operator_client.post(_url(account, "whitelist/confirm/"), data)
+    response = operator_client.post(_url(account, "whitelist/confirm/"), data, follow=True)
     assert response.status_code == 200 and "Every change was applied." in response.content.decode()
     assert f"iam:domain::{ACCOUNTS[0]}" not in _whitelist(cloud)
     assert _status(cloud, PENDING[0]) == _status(cloud, ACCEPTED) == "rejected"
@@ -368,7 +372,8 @@ def test_a_whitelist_change_is_undone_from_its_audit_record(
     assert item is not None
     data = {"item": item.group(1), "restore": str(added.pk), "step": "apply", "reason": "undo"}
     assert (
-        "Change applied." in operator_client.post(_url(account, "whitelist/confirm/"), data).content.decode()
+        "Change applied."
+        in operator_client.post(_url(account, "whitelist/confirm/"), data, follow=True).content.decode()
     )
     assert f"iam:domain::{ACCOUNTS[1]}" not in _whitelist(cloud)
     removed = change_records()[-1]
@@ -457,3 +462,127 @@ def test_reconcile_audit_settles_a_change_whose_answer_and_reread_were_lost(
     assert settled.outcome == Outcome.RECONCILED_APPLIED and settled.action == attempt.action
     assert len(_calls(cloud, path)) == 1  # the reconciler reads; it never sends again
     assert verify_chain().ok
+
+
+def test_more_than_a_page_of_connections_is_refused(operator_client, account, cloud) -> None:
+    token = _tokens(operator_client, account)[PENDING[0]]
+    data = {"bulk": "accept", "connection": [token] * 26}
+    response = operator_client.post(_url(account, "connections/confirm/"), data)
+    assert response.status_code == 400 and "Select at most 25 connections" in response.content.decode()
+    assert _calls(cloud, ACTION_PATH) == []
+
+
+@pytest.mark.parametrize("tail", ["connections/confirm/", "whitelist/confirm/"])
+def test_applying_on_production_asks_for_a_fresh_second_factor(
+    operator_client, operator, account, cloud, tail
+) -> None:
+    account.environment = "production"
+    account.save()
+    verify_session(operator_client, operator)
+    token = _tokens(operator_client, account)[PENDING[0]]
+    if tail.startswith("connections"):
+        data = {"do": "accept", "connection": [token], "step": "apply", "reason": "r"}
+    else:
+        confirm = operator_client.post(_url(account, tail), {"entry_type": "account", "value": ACCOUNTS[2]})
+        item = re.search(r'name="item" value="([^"]+)"', confirm.content.decode())
+        assert item is not None
+        data = {"item": item.group(1), "step": "apply", "reason": "r"}
+    age_the_check(operator_client)
+    response = operator_client.post(_url(account, tail), data)
+    assert response.status_code == 200 and "Confirm it is you" in response.content.decode()
+    assert _calls(cloud, ACTION_PATH) == [] and _calls(cloud, WHITELIST_PATH) == [] and change_records() == []
+
+
+def test_a_wildcard_account_on_production_needs_the_name_typed_like_everyone(
+    operator_client, operator, account, cloud
+) -> None:
+    account.environment = "production"
+    account.save()
+    verify_session(operator_client, operator)
+    response = _add(operator_client, account, "*", entry_type="account", confirm_name="")
+    assert "Type “orders” exactly" in response.content.decode()
+    assert _calls(cloud, WHITELIST_PATH) == []
+
+
+def test_also_reject_is_not_offered_for_more_than_a_page_of_connections(
+    operator_client, account, simulator
+) -> None:
+    document = seed()
+    many = [seeded_connection(stable_uuid("many", n), "pendingAcceptance", 2, 12 + n % 15) for n in range(26)]
+    document["endpoints"] = document["endpoints"] + many
+    document["permissions"].append(
+        {"service_id": SERVICE_ID, "permission": f"iam:domain::{ACCOUNTS[2]}", "permission_type": "domainId"}
+    )
+    simulator.reset(document)
+    page = operator_client.get(_url(account, "whitelist/")).content.decode()
+    items = re.findall(r'name="item" value="([^"]+)"', page)
+    confirms = [
+        operator_client.post(_url(account, "whitelist/confirm/"), {"item": item}).content.decode()
+        for item in items
+    ]
+    [many_page] = [text for text in confirms if ACCOUNTS[2] in text]
+    assert "cannot be rejected here at once" in many_page and 'name="also_reject"' not in many_page
+    # Forcing it anyway rejects nothing (the removal alone is made).
+    tokens = [
+        Seen.connection(
+            account, SERVICE_ID, Connection(c["id"], "pendingAcceptance", domain_id=ACCOUNTS[2])
+        ).sign()
+        for c in many
+    ]
+    item = items[[ACCOUNTS[2] in text for text in confirms].index(True)]
+    data = {"item": item, "step": "apply", "reason": "r", "also_reject": "1", "connection": tokens}
+    operator_client.post(_url(account, "whitelist/confirm/"), data)
+    assert _calls(simulator, ACTION_PATH) == [] and len(_calls(simulator, WHITELIST_PATH)) == 1
+
+
+def test_an_undo_must_name_the_entry_its_record_changed(operator_client, account, cloud) -> None:
+    _add(operator_client, account, ACCOUNTS[1])
+    added = change_records()[-1]
+    confirm = operator_client.post(
+        _url(account, "whitelist/confirm/"), {"entry_type": "account", "value": ACCOUNTS[2]}
+    )
+    other = re.search(r'name="item" value="([^"]+)"', confirm.content.decode())
+    assert other is not None
+    data = {"item": other.group(1), "restore": str(added.pk), "step": "apply", "reason": "r"}
+    response = operator_client.post(_url(account, "whitelist/confirm/"), data)
+    assert response.status_code == 400 and len(_calls(cloud, WHITELIST_PATH)) == 1  # only the first add
+
+
+def test_an_entry_the_cloud_lists_without_text_cannot_be_removed_and_breaks_nothing(
+    operator_client, account, simulator
+) -> None:
+    document = seed()
+    document["permissions"].append(
+        {"service_id": SERVICE_ID, "permission": "", "permission_type": "domainId"}
+    )
+    simulator.reset(document)
+    page = operator_client.get(_url(account, "whitelist/")).content.decode()
+    assert "cannot be named" in page and len(re.findall(r'name="item"', page)) == 1
+
+
+def test_a_batch_stops_starting_changes_when_its_time_runs_out(
+    operator_client, account, cloud, settings
+) -> None:
+    tokens = _tokens(operator_client, account)
+    settings.EDIT_APPLY_DEADLINE, settings.CLOUD_DEADLINE, settings.EDIT_LOCK_TIMEOUT = 1.2, 1.0, 0.5
+    cloud.add_fault(action="latency", seconds=0.35, match={"path": "^/v1/"})
+    response = _apply(operator_client, account, "accept", [tokens[endpoint] for endpoint in PENDING])
+    page = response.content.decode()
+    sent = _calls(cloud, ACTION_PATH)
+    assert 1 <= len(sent) < 3 and "Not sent: the time for this request ran out" in page
+    attempts = [r for r in change_records() if r.outcome == Outcome.ATTEMPTED]
+    assert len(attempts) == len(sent)  # nothing started is left without its outcome
+    assert all(AuditRecord.objects.filter(attempt=a).exists() for a in attempts)
+
+
+def test_reloading_a_result_page_sends_nothing_again(operator_client, account, cloud) -> None:
+    token = _tokens(operator_client, account)[PENDING[0]]
+    data = {"do": "accept", "connection": [token], "step": "apply", "reason": "r"}
+    response = operator_client.post(_url(account, "connections/confirm/"), data)
+    assert response.status_code == 302 and "/changes/" in response["Location"]
+    records = AuditRecord.objects.count()
+    for _ in range(2):
+        page = operator_client.get(response["Location"])
+        assert page.status_code == 200 and "Change applied." in page.content.decode()
+    assert len(_calls(cloud, ACTION_PATH)) == 1 and AuditRecord.objects.count() == records
+    assert operator_client.get(_url(account, "changes/not-a-batch/")).status_code == 404

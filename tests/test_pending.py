@@ -363,6 +363,6 @@ def test_an_accept_drops_the_accounts_cached_queue(operator_client, bravo, cloud
     assert token is not None and action is not None
     assert _badge(operator_client.get("/")) == "2"
     data = {"do": "accept", "connection": [token.group(1)], "step": "apply", "reason": "approved"}
-    assert "Change applied." in _html(operator_client.post(action.group(1), data))
+    assert "Change applied." in _html(operator_client.post(action.group(1), data, follow=True))
     assert _badge(operator_client.get("/")) is None
     assert "<strong>1</strong> pending connection on" in _html(_section(operator_client, bravo))

@@ -31,6 +31,7 @@ from vpcepadmin.audit.diff import (
 )
 from vpcepadmin.audit.models import Action, AuditRecord, Outcome
 from vpcepadmin.cloud.editable import FIELDS, Kind, editable_values
+from vpcepadmin.cloud.endpoint_services import ConnectionAction, WhitelistAction
 from vpcepadmin.cloud.types import EndpointService
 
 RESTORABLE = (Outcome.APPLIED, Outcome.RECONCILED_APPLIED)
@@ -38,12 +39,18 @@ ACCOUNT_ACTIONS = (Action.CREATE_CREDENTIAL, Action.UPDATE_CREDENTIAL, Action.DE
 CONNECTION_ACTIONS = (Action.ACCEPT_CONNECTION, Action.REJECT_CONNECTION)
 WHITELIST_ACTIONS = (Action.ADD_WHITELIST_ENTRY, Action.REMOVE_WHITELIST_ENTRY)
 # What a connection action asks for (the API's verb) and the status it leads to (vpcep-api.md §7.1).
-CONNECTION_VERBS: dict[str, str] = {Action.ACCEPT_CONNECTION: "receive", Action.REJECT_CONNECTION: "reject"}
+CONNECTION_VERBS: dict[str, str] = {
+    Action.ACCEPT_CONNECTION: ConnectionAction.RECEIVE,
+    Action.REJECT_CONNECTION: ConnectionAction.REJECT,
+}
 CONNECTION_RESULTS: dict[str, str] = {
     Action.ACCEPT_CONNECTION: "accepted",
     Action.REJECT_CONNECTION: "rejected",
 }
-WHITELIST_VERBS: dict[str, str] = {Action.ADD_WHITELIST_ENTRY: "add", Action.REMOVE_WHITELIST_ENTRY: "remove"}
+WHITELIST_VERBS: dict[str, str] = {
+    Action.ADD_WHITELIST_ENTRY: WhitelistAction.ADD,
+    Action.REMOVE_WHITELIST_ENTRY: WhitelistAction.REMOVE,
+}
 ACCOUNT_LABELS = {
     "name": "Display name",
     "cloud": "Cloud",

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.utils import timezone
+
 from vpcepadmin.audit.changes import CONNECTION_RESULTS, acted_on
 from vpcepadmin.audit.models import Action, Outcome
 from vpcepadmin.changes.pipeline import ChangeKind
@@ -134,16 +136,31 @@ class _WhitelistEntry(ChangeKind):
         return state.to_api() if isinstance(state, Permission) else None
 
 
+def _read_late(window_end: datetime) -> bool:
+    """The re-read comes after the change's window: an absence may be a later change's doing."""
+    return timezone.now() > window_end + CLOCK_TOLERANCE
+
+
 class AddWhitelistEntry(_WhitelistEntry):
     action = Action.ADD_WHITELIST_ENTRY
 
     @classmethod
     def judge(cls, before: Any, body: Any, state: Any, window_end: datetime) -> Verdict:
-        """It was not there before (the attempt says so): there now, created in time, is the add."""
+        """It was not there before (the attempt says so): there now, created in time, is the add;
+        still absent within the window is no add. The whitelist keeps no trace of a removal, so an
+        absence found later proves nothing (an add, then a removal by somebody else)."""
         if not isinstance(state, Permission):
+            if _read_late(window_end):
+                return Verdict(
+                    Outcome.UNDETERMINED,
+                    f"The whitelist does not hold the entry, but it was read after the change's window "
+                    f"(until {when(window_end)}): it may have been added and removed since.",
+                )
             return Verdict(Outcome.RECONCILED_NOT_APPLIED, "The whitelist still does not hold the entry.")
         created = state.created_at
-        if created is not None and created <= window_end + CLOCK_TOLERANCE:
+        if created is None:
+            return Verdict(Outcome.UNDETERMINED, "The whitelist holds the entry, but not when it was added.")
+        if created <= window_end + CLOCK_TOLERANCE:
             return Verdict(
                 Outcome.RECONCILED_APPLIED,
                 f"The whitelist holds the entry, added {when(created)}, within the change's window "
@@ -161,9 +178,16 @@ class RemoveWhitelistEntry(_WhitelistEntry):
 
     @classmethod
     def judge(cls, before: Any, body: Any, state: Any, window_end: datetime) -> Verdict:
-        """Gone is the removal; the same entry (its id) still there is no removal; a new one, unknown."""
+        """Gone within the window is the removal; the same entry (its id) still there is no removal;
+        gone when read later, or there under another id, cannot be told apart from other changes."""
         was = before if isinstance(before, dict) else {}
         if not isinstance(state, Permission):
+            if _read_late(window_end):
+                return Verdict(
+                    Outcome.UNDETERMINED,
+                    f"The whitelist no longer holds the entry, but it was read after the change's window "
+                    f"(until {when(window_end)}): somebody else may have removed it.",
+                )
             return Verdict(Outcome.RECONCILED_APPLIED, "The whitelist no longer holds the entry.")
         if state.id == was.get("id"):
             return Verdict(Outcome.RECONCILED_NOT_APPLIED, "The whitelist still holds the same entry.")

@@ -162,19 +162,25 @@ class ChangeResult:
 POLL_SECONDS = 0.05
 
 
-def apply_change(credential: CloudCredential, change: Change, context: recorder.Context) -> ChangeResult:
+def apply_change(
+    credential: CloudCredential, change: Change, context: recorder.Context, until: float | None = None
+) -> ChangeResult:
     """Run ``change`` through the pipeline: one read and at most one call (one more read when the
-    answer is lost, and a read again after waiting for another change to the same service)."""
+    answer is lost, and a read again after waiting for another change to the same service). It ends
+    within ``EDIT_APPLY_DEADLINE``, and by ``until`` (``time.monotonic``) when a batch gives one."""
     budget = Budget.of(settings)
     started = time.monotonic()
+    deadline = (
+        started + budget.apply_deadline if until is None else min(until, started + budget.apply_deadline)
+    )
     try:
-        client = client_for(credential).until(started + budget.apply_deadline)
+        client = client_for(credential).until(deadline)
     except SecretUnreadable:
         return ChangeResult(
             "unreadable", "The stored secret cannot be decrypted — re-enter it. Nothing was sent."
         )
     target = Target.service(credential, change.service_id)
-    wait_until = started + min(budget.lock_wait, budget.apply_deadline)
+    wait_until = min(started + budget.lock_wait, deadline)
     while True:
         holder, read_after = standing(target)
         if holder is not None:

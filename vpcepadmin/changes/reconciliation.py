@@ -71,6 +71,8 @@ def _settle(attempt: AuditRecord, after: float) -> str:
         return _write(attempt, kind, credential, verdict, None)
     except CloudError as exc:
         return f"#{attempt.seq}: the {kind.noun} could not be read ({exc.summary}); it stays open, run again."
+    except ValueError as exc:  # the attempt names nothing that can be read (a record of odd content)
+        return f"#{attempt.seq}: the {kind.noun} it names cannot be read ({exc}); it stays open for review."
     window_end = attempt.created_at + timedelta(seconds=after)
     verdict = kind.judge(attempt.before, attempt.request_body, current, window_end)
     return _write(attempt, kind, credential, verdict, current)

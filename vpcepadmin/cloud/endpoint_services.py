@@ -227,12 +227,17 @@ def _acted_on(endpoint_id: str) -> Callable[[Any], Connection]:
     return parse
 
 
+def connection_action_body(action: str, endpoint_id: str) -> dict[str, Any]:
+    """The exact body of ``connection_action`` (one endpoint per call); ``ValueError`` for another verb."""
+    return {"action": _choice(ConnectionAction, action), "endpoints": [endpoint_id]}
+
+
 def connection_action(
     client: VpcepClient, service_id: str, action: str, endpoint_id: str
 ) -> CallResult[Connection]:
     """One POST .../connections/action accepting (``receive``) or rejecting one endpoint; never
     retried automatically. ``action`` is checked before anything is sent (``ValueError``)."""
-    body = {"action": _choice(ConnectionAction, action), "endpoints": [endpoint_id]}
+    body = connection_action_body(action, endpoint_id)
     response = client.call("POST", _of_service(service_id, "connections/action"), body=body)
     return _result(response, _parse(response, _acted_on(endpoint_id), mutating=True))
 
@@ -287,6 +292,17 @@ def _changed_entries(body: Any) -> tuple[str, ...]:
     return tuple(items)
 
 
+def permission_action_body(action: str, entries: list[str], permission_type: str) -> dict[str, Any]:
+    """The exact body of ``permission_action``; ``ValueError`` for an empty list, another verb or type."""
+    if not entries:
+        raise ValueError("a whitelist change needs at least one entry")
+    return {
+        "permissions": list(entries),
+        "action": _choice(WhitelistAction, action),
+        "permission_type": _choice(PermissionType, permission_type),
+    }
+
+
 def permission_action(
     client: VpcepClient, service_id: str, action: str, entries: list[str], permission_type: str
 ) -> CallResult[tuple[str, ...]]:
@@ -296,13 +312,7 @@ def permission_action(
     ``action``, ``permission_type`` and a non-empty ``entries`` are checked before anything is
     sent (``ValueError``); the entries themselves are the cloud's to judge (``CloudRejected``).
     """
-    if not entries:
-        raise ValueError("a whitelist change needs at least one entry")
-    body = {
-        "permissions": list(entries),
-        "action": _choice(WhitelistAction, action),
-        "permission_type": _choice(PermissionType, permission_type),
-    }
+    body = permission_action_body(action, entries, permission_type)
     response = client.call("POST", _of_service(service_id, "permissions/action"), body=body)
     return _result(response, _parse(response, _changed_entries, mutating=True))
 

@@ -110,6 +110,12 @@ def _org_path_entry(text: str) -> str:
     return entry
 
 
+def opens_widely(permission: str) -> bool:
+    """Whether an entry lets more than one named account connect: everyone (``*``), or an account id
+    or path with a wildcard (``iam:domain::*`` is everyone too)."""
+    return "*" in permission
+
+
 def entry_type_of(permission: str) -> EntryType | None:
     """The type of a stored entry, or None when it is in none of the documented forms."""
     if permission == EVERYONE:

@@ -136,11 +136,10 @@ class EveryoneConfirmForm(forms.Form):
 def also_rejected(data: QueryDict, credential: CloudCredential, entry: Seen) -> tuple[Seen, ...]:
     """With "Also reject this account's connections" ticked on a removal of an account's entry: the
     listed connections (tokens) of that account that can be rejected; else none."""
-    if entry.adds or not entry.account or not data.get("also_reject"):
-        return ()
-    found = (
-        Seen.read(token, credential, entry.service_id) for token in data.getlist("connection")[:MAX_BATCH]
-    )
+    tokens = data.getlist("connection")
+    if entry.adds or not entry.account or not data.get("also_reject") or len(tokens) > MAX_BATCH:
+        return ()  # more than a page at once is not offered (the confirmation says so)
+    found = (Seen.read(token, credential, entry.service_id) for token in tokens)
     return tuple(
         item for item in found
         if item is not None and item.domain_id == entry.account and item.can(Action.REJECT_CONNECTION)

@@ -7,14 +7,14 @@ from typing import Any
 
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from vpcepadmin import roles
-from vpcepadmin.audit.models import Action, AuditRecord
+from vpcepadmin.audit.models import AuditRecord
 from vpcepadmin.audit.recorder import context_from
 from vpcepadmin.cloud import whitelist
-from vpcepadmin.credentials.models import CloudCredential, Environment
+from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.endpoints import actions
 from vpcepadmin.endpoints.action_forms import (
     ACTION_VERBS,
@@ -27,16 +27,12 @@ from vpcepadmin.endpoints.action_forms import (
 from vpcepadmin.endpoints.actions import ENTRY, Seen
 from vpcepadmin.endpoints.edit_forms import ReasonForm
 from vpcepadmin.endpoints.restore import RECORD_PK_MAX
-from vpcepadmin.endpoints.services import ReadProblem
+from vpcepadmin.endpoints.services import ReadProblem, applying_to_production
 from vpcepadmin.htmx import render_page
 from vpcepadmin.mfa.stepup import step_up_required
 from vpcepadmin.request_values import parse_int
 
-
-def _applying_to_production(request: HttpRequest, pk: int, service_id: str) -> bool:
-    """Sending a change to a production account needs a recent second-factor check (README)."""
-    applying = request.method == "POST" and request.POST.get("step") == "apply"
-    return applying and CloudCredential.objects.filter(pk=pk, environment=Environment.PRODUCTION).exists()
+_applying_to_production = applying_to_production("step")
 
 
 def _context(credential: CloudCredential, service_id: str, **context: Any) -> dict[str, Any]:
@@ -51,12 +47,8 @@ def connections(request: HttpRequest, pk: int, service_id: str) -> HttpResponse:
     form = StatusFilterForm(request.GET)
     status, number = form.choice()
     listing = actions.list_connections(credential, service_id, status, number)
-    rows = []
-    if listing.page is not None:
-        for conn in listing.page.connections:  # type: ignore[union-attr]
-            seen = Seen.connection(credential, service_id, conn)
-            rows.append({"conn": conn, "token": seen.sign(), "accept": seen.can(Action.ACCEPT_CONNECTION),
-                         "reject": seen.can(Action.REJECT_CONNECTION)})  # fmt: skip
+    connections = listing.page.connections if listing.page is not None else ()  # type: ignore[union-attr]
+    rows = actions.connection_rows(credential, service_id, connections, request.user.has_perm(roles.MODIFY))
     context = _context(credential, service_id, tab="connections", form=form, listing=listing, rows=rows,
                        status=status)  # fmt: skip
     return render_page(request, "endpoints/connections.html", "endpoints/_connections.html", context)
@@ -91,6 +83,9 @@ def connections_confirm(request: HttpRequest, pk: int, service_id: str) -> HttpR
     return render(request, "endpoints/connections_confirm.html", context)
 
 
+RESULTS_KEPT = 10  # the newest batches' results a session keeps for their pages
+
+
 def _results(
     request: HttpRequest,
     credential: CloudCredential,
@@ -98,11 +93,30 @@ def _results(
     results: list[actions.ItemResult],
     back: str,
 ) -> HttpResponse:
-    unchanged = [item for item in results if not item.result.succeeded]
+    """Keep what the batch did in the session and redirect to its page (reloading that page sends
+    nothing again)."""
+    batch_id = getattr(request, "request_id", "") or "batch"
+    kept = dict(request.session.get("batches", {}))
+    kept[batch_id] = {"back": back, "results": [item.shown() for item in results]}
+    request.session["batches"] = dict(list(kept.items())[-RESULTS_KEPT:])
+    return redirect("endpoints:batch", pk=credential.pk, service_id=service_id, batch_id=batch_id)
+
+
+@require_GET
+@permission_required(roles.VIEW, raise_exception=True)
+def batch(request: HttpRequest, pk: int, service_id: str, batch_id: str) -> HttpResponse:
+    """What a batch of connection or whitelist changes did (kept in this session), or a pointer to
+    the History when the session no longer has it."""
+    credential = get_object_or_404(CloudCredential, pk=pk)
+    kept = request.session.get("batches", {}).get(batch_id)
+    if not isinstance(kept, dict):
+        context = _context(credential, service_id, batch_id=batch_id, gone=True)
+        return render(request, "endpoints/action_result.html", context, status=404)
+    results = kept["results"]
+    unchanged = [item for item in results if not item["succeeded"]]
     context = _context(
-        credential, service_id, results=results, unchanged=unchanged, back=back,
-        batch_id=getattr(request, "request_id", ""),
-    )  # fmt: skip
+        credential, service_id, results=results, unchanged=unchanged, back=kept["back"], batch_id=batch_id
+    )
     return render(request, "endpoints/action_result.html", context)
 
 
@@ -123,14 +137,8 @@ def _whitelist(
     add_form: WhitelistEntryForm,
 ) -> HttpResponse:
     listing = actions.list_whitelist(credential, service_id, number)
-    rows = []
-    if listing.page is not None:
-        for entry in listing.page.permissions:  # type: ignore[union-attr]
-            label, value = whitelist.describe(entry.permission)
-            token = Seen.entry(
-                credential, service_id, entry.permission, entry.permission_type, entry.id
-            ).sign()
-            rows.append({"entry": entry, "label": label, "value": value, "token": token})
+    entries = listing.page.permissions if listing.page is not None else ()  # type: ignore[union-attr]
+    rows = actions.entry_rows(credential, service_id, entries)
     context = _context(credential, service_id, tab="whitelist", listing=listing, rows=rows, add_form=add_form)
     return render_page(request, "endpoints/whitelist.html", "endpoints/_whitelist.html", context)
 
@@ -149,7 +157,7 @@ def whitelist_confirm(request: HttpRequest, pk: int, service_id: str) -> HttpRes
     token = request.POST.get("item")
     if token:
         seen = Seen.read(token, credential, service_id, ENTRY)
-        if seen is None:
+        if seen is None or (restoring is not None and not actions.undoes(restoring, seen)):
             return _refused(
                 request, credential, service_id, "The page was out of date or altered. Load it again."
             )
@@ -181,32 +189,28 @@ def _whitelist_step(
     adding = seen.adds
     applying = request.POST.get("step") == "apply"
     reason = ReasonForm(request.POST if applying else None)
-    everyone = (
-        adding and seen.item_id == whitelist.EVERYONE and credential.environment == Environment.PRODUCTION
-    )
-    name = actions.service_name(credential, seen.service_id) if everyone else ""
+    everyone = actions.needs_name_typed(credential, seen)
+    until = actions.batch_deadline()
+    name = actions.service_name(credential, seen.service_id, until) if everyone else ""
     confirm = EveryoneConfirmForm(request.POST if applying else None, expected=name) if everyone else None
-    live: list[dict[str, Any]] | ReadProblem = []
     if applying and reason.is_valid() and (confirm is None or confirm.is_valid()):
         also = also_rejected(request.POST, credential, seen)
         results = actions.apply_whitelist(
-            credential, seen, reason.cleaned_data["reason"], context_from(request), also, restoring
+            credential,
+            seen,
+            reason.cleaned_data["reason"],
+            context_from(request),
+            also,
+            restoring,
+            until,
+            name,
         )
         return _results(request, credential, seen.service_id, results, back="endpoints:whitelist")
-    if seen.account:
-        found = actions.live_connections(credential, seen.service_id, seen.account)
-        live = (
-            found
-            if isinstance(found, ReadProblem)
-            else [
-                {"conn": conn, "token": Seen.connection(credential, seen.service_id, conn).sign()}
-                for conn in found
-            ]
-        )
+    live = actions.live_rows(credential, seen)
     label, value = whitelist.describe(seen.item_id)
     context = _context(
         credential, seen.service_id, seen=seen, token=seen.sign(), adding=adding, label=label, value=value,
         reason_form=reason, confirm_form=confirm, live=live, service_name=name, everyone=everyone,
-        restoring=restoring,
+        restoring=restoring, max_batch=actions.MAX_BATCH,
     )  # fmt: skip
     return render(request, "endpoints/whitelist_confirm.html", context)

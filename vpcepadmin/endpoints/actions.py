@@ -9,6 +9,7 @@ own attempt and outcome, linked by the web request's id (the batch id).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from django.core import signing
 from vpcepadmin.audit import recorder
 from vpcepadmin.audit.changes import CONNECTION_VERBS, WHITELIST_VERBS, undo_of
 from vpcepadmin.audit.models import Action, AuditRecord, Outcome
+from vpcepadmin.budget import Budget
 from vpcepadmin.changes.kinds import (
     AcceptConnection,
     AddWhitelistEntry,
@@ -30,24 +32,25 @@ from vpcepadmin.cloud.client import VpcepClient
 from vpcepadmin.cloud.endpoint_services import (
     CallResult,
     connection_action,
+    connection_action_body,
     connection_get,
     connection_list,
     endpoint_service_get,
     permission_action,
+    permission_action_body,
     permission_find,
     permission_list,
 )
 from vpcepadmin.cloud.errors import CloudError
 from vpcepadmin.cloud.types import Connection, ConnectionPage, Permission, PermissionPage, format_timestamp
-from vpcepadmin.cloud.whitelist import ACCOUNT_PREFIX
+from vpcepadmin.cloud.whitelist import ACCOUNT_PREFIX, describe, opens_widely
 from vpcepadmin.credentials.crypto import SecretUnreadable
-from vpcepadmin.credentials.models import CloudCredential
+from vpcepadmin.credentials.models import CloudCredential, Environment
 from vpcepadmin.credentials.services import client_for, note_failure, note_success
 from vpcepadmin.endpoints import pending
 from vpcepadmin.endpoints.services import ReadProblem
 
 PAGE_SIZE = 25
-CONNECTION_STATUSES = ("pendingAcceptance", "creating", "accepted", "rejected", "failed", "deleting")
 # The statuses each action can leave (the console offers the same: a pending connection either way,
 # an accepted one can be rejected, a rejected one accepted again).
 ACTIONABLE: dict[str, tuple[str, ...]] = {
@@ -55,6 +58,9 @@ ACTIONABLE: dict[str, tuple[str, ...]] = {
     Action.REJECT_CONNECTION: ("pendingAcceptance", "accepted"),
 }
 MAX_BATCH = PAGE_SIZE  # one page of connections at a time
+OUT_OF_TIME = ChangeResult(
+    "not_sent", "Not sent: the time for this request ran out before its turn. Try it again."
+)
 SALT = "vpcepadmin.endpoints.seen"
 CONNECTION, ENTRY = "connection", "entry"  # what a ``Seen`` is of: signed under a salt each
 
@@ -70,16 +76,12 @@ class Seen:
     updated_at: str = ""  # a connection's; a whitelist entry's id ("" when it was not there)
     domain_id: str = ""  # the connecting account (connections)
     marker_id: str = ""
-
-    @property
-    def of(self) -> str:
-        """What this is of: a connection (it has a status the actions know) or a whitelist entry."""
-        return ENTRY if self.status in ("domainId", "orgPath") else CONNECTION
+    of: str = CONNECTION  # what it is of: a connection or a whitelist ENTRY (each signed under its salt)
 
     def sign(self) -> str:
         payload = [self.credential_id, self.service_id, self.item_id, self.status, self.updated_at]
         return signing.dumps(
-            [*payload, self.domain_id, self.marker_id], salt=f"{SALT}.{self.of}", compress=True
+            [*payload, self.domain_id, self.marker_id, self.of], salt=f"{SALT}.{self.of}", compress=True
         )
 
     @classmethod
@@ -94,7 +96,7 @@ class Seen:
             return None
         if (
             not isinstance(payload, list)
-            or len(payload) != 7
+            or len(payload) != 8
             or not all(isinstance(x, str) for x in payload[1:])
         ):
             return None
@@ -113,7 +115,7 @@ class Seen:
     def entry(
         cls, credential: CloudCredential, service_id: str, entry: str, kind: str, entry_id: str
     ) -> Seen:
-        return cls(credential.pk, service_id, entry, kind, entry_id)
+        return cls(credential.pk, service_id, entry, kind, entry_id, of=ENTRY)
 
     def can(self, action: str) -> bool:
         return self.status in ACTIONABLE.get(action, ())
@@ -154,7 +156,7 @@ class ConnectionChange(Change):
         return state.status != self.seen.status or updated != self.seen.updated_at
 
     def body(self, state: Connection) -> dict[str, Any]:
-        return {"action": self.verb, "endpoints": [self.seen.item_id]}
+        return connection_action_body(self.verb, self.seen.item_id)
 
     def send(self, client: VpcepClient, body: dict[str, Any]) -> CallResult[Connection]:
         return connection_action(client, self.service_id, self.verb, self.seen.item_id)
@@ -192,7 +194,7 @@ class WhitelistChange(Change):
         return state is None or state.id != self.seen.updated_at
 
     def body(self, state: Permission | None) -> dict[str, Any]:
-        return {"permissions": [self.seen.item_id], "action": self.verb, "permission_type": self.seen.status}
+        return permission_action_body(self.verb, [self.seen.item_id], self.seen.status)
 
     def send(self, client: VpcepClient, body: dict[str, Any]) -> CallResult[Any]:
         return permission_action(client, self.service_id, self.verb, [self.seen.item_id], self.seen.status)
@@ -209,6 +211,16 @@ class ItemResult:
     action: str
     result: ChangeResult
 
+    def shown(self) -> dict[str, Any]:
+        """What the result page shows of it, as plain values (kept in the session between the POST
+        and the page it redirects to)."""
+        record = self.result.record
+        return {
+            "item_id": self.seen.item_id, "action": self.action_label, "outcome": self.outcome_label,
+            "succeeded": self.result.succeeded, "message": self.result.message,
+            "record_pk": record.pk if record else None, "record_seq": record.seq if record else None,
+        }  # fmt: skip
+
     @property
     def action_label(self) -> str:
         return Action(self.action).label
@@ -218,15 +230,25 @@ class ItemResult:
         """The outcome in words ("" for one the table's badge already says)."""
         if self.result.outcome in Outcome.values:
             return Outcome(self.result.outcome).label
-        return {"busy": "busy", "unreadable": "secret unreadable", "refused": "refused"}.get(
-            self.result.outcome, ""
-        )
+        return {
+            "busy": "busy",
+            "unreadable": "secret unreadable",
+            "refused": "refused",
+            "not_sent": "not sent",
+        }.get(self.result.outcome, "")
 
 
-def service_name(credential: CloudCredential, service_id: str) -> str:
+def batch_deadline() -> float:
+    """When a batch of changes made in one request must have ended (``time.monotonic``): one apply's
+    deadline for the whole request, so the page is answered before the worker is stopped."""
+    return time.monotonic() + Budget.of(settings).apply_deadline
+
+
+def service_name(credential: CloudCredential, service_id: str, until: float | None = None) -> str:
     """The service's name for the audit records of a batch (one GET); its id when it cannot be read."""
     try:
-        return endpoint_service_get(client_for(credential), service_id).name or service_id
+        client = client_for(credential)
+        return endpoint_service_get(client.until(until) if until else client, service_id).name or service_id
     except (CloudError, SecretUnreadable):
         return service_id
 
@@ -235,8 +257,9 @@ def apply_connections(
     credential: CloudCredential, seen: Sequence[Seen], action: str, reason: str, context: recorder.Context
 ) -> list[ItemResult]:
     """Accept or reject each connection (one pipeline run, one call at most, per connection)."""
-    name = service_name(credential, seen[0].service_id) if seen else ""
-    return _connections(credential, seen, action, reason, name, context)
+    until = batch_deadline()
+    name = service_name(credential, seen[0].service_id, until) if seen else ""
+    return _connections(credential, seen, action, reason, name, context, until)
 
 
 def _connections(
@@ -246,13 +269,17 @@ def _connections(
     reason: str,
     name: str,
     context: recorder.Context,
+    until: float,
 ) -> list[ItemResult]:
     """One pipeline run per connection, in order, each its own attempt and outcome; then the
     account's cached pending queue is dropped, so it is not shown as still waiting (``pending.forget``)."""
     results = []
     for item in seen:
+        if until - time.monotonic() < Budget.of(settings).cloud_deadline / 2:
+            results.append(ItemResult(item, action, OUT_OF_TIME))  # not started: it might not end in time
+            continue
         change = ConnectionChange(item, action, reason, name)
-        results.append(ItemResult(item, action, apply_change(credential, change, context)))
+        results.append(ItemResult(item, action, apply_change(credential, change, context, until)))
     if results:
         pending.forget(credential)
     return results
@@ -265,15 +292,21 @@ def apply_whitelist(
     context: recorder.Context,
     also_reject: Sequence[Seen] = (),
     restored_from: AuditRecord | None = None,
+    until: float | None = None,
+    name: str = "",
 ) -> list[ItemResult]:
     """Add or remove one entry; after a removal that took effect, reject each of ``also_reject``
-    (that account's connections), each its own change."""
+    (that account's connections), each its own change. All of it ends by ``until`` (the request's
+    ``batch_deadline``); ``name`` is the service's when the caller read it already."""
     action = Action.ADD_WHITELIST_ENTRY if seen.adds else Action.REMOVE_WHITELIST_ENTRY
-    name = service_name(credential, seen.service_id)
+    until = until or batch_deadline()
+    name = name or service_name(credential, seen.service_id, until)
     change = WhitelistChange(seen, action, reason, name, restored_from)
-    results = [ItemResult(seen, action, apply_change(credential, change, context))]
+    results = [ItemResult(seen, action, apply_change(credential, change, context, until))]
     if not seen.adds and results[0].result.succeeded:
-        results += _connections(credential, also_reject, Action.REJECT_CONNECTION, reason, name, context)
+        results += _connections(
+            credential, also_reject, Action.REJECT_CONNECTION, reason, name, context, until
+        )
     return results
 
 
@@ -319,6 +352,64 @@ def list_whitelist(credential: CloudCredential, service_id: str, number: int) ->
         return Listing(problem=ReadProblem.from_error(exc), number=number)
     note_success(credential)
     return Listing(page, number=number)
+
+
+def connection_rows(
+    credential: CloudCredential, service_id: str, connections: Sequence[Connection], can_modify: bool
+) -> list[dict[str, Any]]:
+    """Table rows: each connection with, for those who may change it, the signed token its buttons
+    send and which of Accept and Reject its status allows."""
+    rows: list[dict[str, Any]] = []
+    for conn in connections:
+        row: dict[str, Any] = {"conn": conn}
+        if can_modify:
+            seen = Seen.connection(credential, service_id, conn)
+            row |= {"token": seen.sign(), "accept": seen.can(Action.ACCEPT_CONNECTION),
+                    "reject": seen.can(Action.REJECT_CONNECTION)}  # fmt: skip
+        rows.append(row)
+    return rows
+
+
+def entry_rows(
+    credential: CloudCredential, service_id: str, entries: Sequence[Permission]
+) -> list[dict[str, Any]]:
+    """Table rows: each whitelist entry as an operator reads it, with the signed token of "Remove"
+    (none for an entry the cloud lists without its text: nothing could name it)."""
+    rows = []
+    for entry in entries:
+        label, value = describe(entry.permission)
+        token = ""
+        if entry.permission:
+            seen = Seen.entry(credential, service_id, entry.permission, entry.permission_type, entry.id)
+            token = seen.sign()
+        rows.append({"entry": entry, "label": label, "value": value, "token": token})
+    return rows
+
+
+def needs_name_typed(credential: CloudCredential, seen: Seen) -> bool:
+    """Opening a production service to more than named accounts (``*``, or a wildcard) needs the
+    service's name typed as confirmation."""
+    return seen.adds and opens_widely(seen.item_id) and credential.environment == Environment.PRODUCTION
+
+
+def live_rows(credential: CloudCredential, seen: Seen) -> list[dict[str, Any]] | ReadProblem:
+    """For the removal of an account's entry: that account's connections that can still be rejected,
+    with their tokens (one call); none for other entries."""
+    if seen.adds or not seen.account:
+        return []
+    found = live_connections(credential, seen.service_id, seen.account)
+    if isinstance(found, ReadProblem):
+        return found
+    return connection_rows(credential, seen.service_id, found, can_modify=True)
+
+
+def undoes(record: AuditRecord, seen: Seen) -> bool:
+    """Whether changing ``seen`` is what undoing ``record`` asks for (the same entry, the opposite way)."""
+    undo = undo_of(record)
+    if undo is None:
+        return False
+    action, entry, _kind = undo
+    return entry == seen.item_id and (action == Action.ADD_WHITELIST_ENTRY) == seen.adds
 
 
 def live_connections(

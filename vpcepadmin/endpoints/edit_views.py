@@ -16,7 +16,7 @@ from vpcepadmin.audit.models import Outcome
 from vpcepadmin.audit.recorder import context_from
 from vpcepadmin.cloud.editable import editable_values, merge_onto
 from vpcepadmin.cloud.types import DEFAULT_PROTOCOL
-from vpcepadmin.credentials.models import CloudCredential, Environment
+from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.endpoints.edit_forms import MAX_MAPPINGS, EditForms, EditShape, ReasonForm, rows_from_post
 from vpcepadmin.endpoints.modify import (
     EditRequest,
@@ -27,7 +27,7 @@ from vpcepadmin.endpoints.modify import (
 )
 from vpcepadmin.endpoints.restore import restore_values, restored_record
 from vpcepadmin.endpoints.review import Review, describe_change, review_change, three_way
-from vpcepadmin.endpoints.services import ReadProblem
+from vpcepadmin.endpoints.services import ReadProblem, applying_to_production
 from vpcepadmin.endpoints.versioning import Reviewed, Version, read_review, read_version, sign_review
 from vpcepadmin.htmx import wants_partial
 from vpcepadmin.mfa.stepup import step_up_required
@@ -36,10 +36,7 @@ from vpcepadmin.request_values import parse_int
 EDIT_PAGE = "endpoints/edit.html"
 
 
-def _applying_to_production(request: HttpRequest, pk: int, service_id: str) -> bool:
-    """Sending a change to a production account needs a recent second-factor check (README)."""
-    applying = request.method == "POST" and request.POST.get("action") == "apply"
-    return applying and CloudCredential.objects.filter(pk=pk, environment=Environment.PRODUCTION).exists()
+_applying_to_production = applying_to_production("action")
 
 
 @require_http_methods(["GET", "POST"])

@@ -15,10 +15,9 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from vpcepadmin import roles
-from vpcepadmin.audit.models import Action
 from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.endpoints import pending
-from vpcepadmin.endpoints.actions import Seen
+from vpcepadmin.endpoints.actions import connection_rows
 from vpcepadmin.htmx import render_page
 
 
@@ -53,13 +52,6 @@ def _rows(credential: CloudCredential, queue: pending.PendingQueue, can_modify: 
     """Each connection with, for operators, the signed token its Accept and Reject buttons send."""
     rows: list[dict[str, Any]] = []
     for item in queue.connections:
-        row: dict[str, Any] = {"item": item, "conn": item.connection}
-        if can_modify:
-            seen = Seen.connection(credential, item.service_id, item.connection)
-            row.update(
-                token=seen.sign(),
-                accept=seen.can(Action.ACCEPT_CONNECTION),
-                reject=seen.can(Action.REJECT_CONNECTION),
-            )
-        rows.append(row)
+        [row] = connection_rows(credential, item.service_id, [item.connection], can_modify)
+        rows.append({"item": item, **row})
     return rows

@@ -23,6 +23,7 @@ app_name = "endpoints"
 urlpatterns = [
     path("", views.service_list, name="list"),
     path("summary/", views.account_summary, name="summary"),
+    path("observe/", views.observe, name="observe"),
     path("<service_id:service_id>/", views.service_detail, name="detail"),
     path("<service_id:service_id>/edit/", edit_views.service_edit, name="edit"),
     path("<service_id:service_id>/connections/", action_views.connections, name="connections"),
@@ -31,6 +32,7 @@ urlpatterns = [
         action_views.connections_confirm,
         name="connections_confirm",
     ),
+    path("<service_id:service_id>/changes/<slug:batch_id>/", action_views.batch, name="batch"),
     path("<service_id:service_id>/whitelist/", action_views.whitelist_page, name="whitelist"),
     path(
         "<service_id:service_id>/whitelist/confirm/", action_views.whitelist_confirm, name="whitelist_confirm"
