@@ -3,6 +3,7 @@ against the simulator over real HTTP (the outside changes are made through the c
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from typing import Any
@@ -223,3 +224,43 @@ def test_the_demo_observes_on_its_own_every_interval(simulator, raw_api) -> None
         thread.join(timeout=10)
     [change] = AuditRecord.objects.filter(action=Action.OBSERVED_CHANGE)
     assert change.after["description"] == "made in the console"
+
+
+def test_connections_and_whitelists_are_observed_with_the_flags(
+    operator_client, account, simulator, raw_api
+) -> None:
+    from tests import connectionkit as kit
+    from vpcepadmin.changes.observation import Parts
+
+    simulator.reset(kit.seed())
+    parts = Parts(connections=True, whitelist=True)
+    assert observe_account(account, parts).baseline
+    assert Snapshot.objects.filter(target_type__in=("connections", "whitelist")).count() == 4
+    # Outside: an accept and a whitelist entry through the API; then one through the dashboard.
+    path = seeds.service_path(kit.SERVICE_ID)
+    raw_api.post(f"{path}/connections/action", {"action": "receive", "endpoints": [kit.PENDING[0]]})
+    entry = f"iam:domain::{kit.ACCOUNTS[2]}"
+    raw_api.post(
+        f"{path}/permissions/action", {"permissions": [entry], "action": "add", "permission_type": "domainId"}
+    )
+    report = observe_account(account, parts)
+    assert report.recorded == 2
+    connection_change, whitelist_change = sorted(_observed()[1:], key=lambda record: str(record.summary))
+    assert (
+        connection_change.summary
+        == f"connection {kit.PENDING[0]} (account {kit.ACCOUNTS[0]}): pendingAcceptance → accepted"
+    )
+    assert whitelist_change.summary == f"whitelist + {entry}"
+    assert {connection_change.target_id, whitelist_change.target_id} == {kit.SERVICE_ID}
+    assert observe_account(account, parts).recorded == 0
+    page = operator_client.get(
+        f"/credentials/{account.pk}/services/{kit.SERVICE_ID}/connections/"
+    ).content.decode()
+    token = re.search(
+        rf'name="reject" value="([^"]+)"[^>]*>Reject<span class="visually-hidden"> {kit.PENDING[1]}', page
+    )
+    assert token is not None
+    data = {"do": "reject", "connection": [token.group(1)], "step": "apply", "reason": "r"}
+    operator_client.post(f"/credentials/{account.pk}/services/{kit.SERVICE_ID}/connections/confirm/", data)
+    assert AuditRecord.objects.filter(action=Action.REJECT_CONNECTION, outcome=Outcome.APPLIED).exists()
+    assert observe_account(account, parts).recorded == 0  # ours: the snapshot moved with its outcome

@@ -127,10 +127,18 @@ def changes_of(action: str, before: Any, request_body: Any, after: Any) -> list[
     return []
 
 
+OBSERVED_PARTS = ("connections", "whitelist")  # parts of a service observed besides the service
+
+
 def _observed_changes(before: Any, after: Any) -> list[FieldChange]:
     """What changed between the last observed state and the cloud's: the editable fields as for our
     own changes (ports as a set diff), and the status. A new service is compared with nothing, a
-    deleted one with nothing after."""
+    deleted one with nothing after. For an observed part of a service (its connections, its
+    whitelist), each connection whose status changed and each entry added or removed."""
+    part = next((name for name in OBSERVED_PARTS if isinstance(after, dict) and name in after), None)
+    if part is not None:
+        was = before.get(part) if isinstance(before, dict) else None
+        return _part_changes(part, was, after[part])
     old = _editable(before, set(FIELDS)) if isinstance(before, dict) else {}
     new = _editable(after, set(FIELDS)) if isinstance(after, dict) else {}
     changes = service_diff(old, new or dict.fromkeys(FIELDS))  # deleted: every field to nothing
@@ -138,6 +146,25 @@ def _observed_changes(before: Any, after: Any) -> list[FieldChange]:
     now = after.get("status") if isinstance(after, dict) else None
     if was != now:
         changes.append(FieldChange("status", "Status", was, now))
+    return changes
+
+
+def _part_changes(part: str, before: Any, after: Any) -> list[FieldChange]:
+    if part == "whitelist":
+        old, new = set(before or []), set(after or [])
+        changes = [FieldChange("whitelist", "Whitelist entry", entry, None) for entry in sorted(old - new)]
+        return changes + [
+            FieldChange("whitelist", "Whitelist entry", None, entry) for entry in sorted(new - old)
+        ]
+    old_map = before if isinstance(before, dict) else {}
+    new_map = after if isinstance(after, dict) else {}
+    changes = []
+    for endpoint in sorted(set(old_map) | set(new_map)):
+        was, now = old_map.get(endpoint) or {}, new_map.get(endpoint) or {}
+        if was.get("status") != now.get("status"):
+            account = now.get("domain_id") or was.get("domain_id")
+            label = f"Connection {endpoint}" + (f" (account {account})" if account else "")
+            changes.append(FieldChange("connection", label, was.get("status"), now.get("status")))
     return changes
 
 
@@ -324,6 +351,10 @@ def _summary(action: str, after: Any, changes: list[FieldChange]) -> str:
     if action == Action.OBSERVATION_BASELINE:
         seen = after if isinstance(after, dict) else {}
         return f"baseline: {seen.get('services', '?')} services observed"
+    if action == Action.OBSERVED_CHANGE and changes and changes[0].name in ("connection", "whitelist"):
+        return "; ".join(_part_summary(change) for change in changes[:3]) + (
+            f"; … {len(changes) - 3} more" if len(changes) > 3 else ""
+        )
     if action == Action.OBSERVED_NEW_SERVICE:
         return "new service observed"
     if action == Action.OBSERVED_DELETION:
@@ -332,6 +363,12 @@ def _summary(action: str, after: Any, changes: list[FieldChange]) -> str:
         entry = changes[0]
         return f"whitelist + {entry.after}" if entry.after is not None else f"whitelist − {entry.before}"
     return summary(changes) if changes else NO_CHANGE
+
+
+def _part_summary(change: FieldChange) -> str:
+    if change.name == "whitelist":
+        return f"whitelist + {change.after}" if change.after is not None else f"whitelist − {change.before}"
+    return f"{change.label.lower()}: {change.before or 'none'} → {change.after or 'gone'}"
 
 
 def plain(changes: list[FieldChange]) -> list[dict[str, Any]]:

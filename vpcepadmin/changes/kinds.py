@@ -7,6 +7,7 @@ service edit's in ``endpoints.modify``, the connections' and whitelist's in ``en
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from django.utils import timezone
 from vpcepadmin.audit.changes import CONNECTION_RESULTS, acted_on
 from vpcepadmin.audit.models import Action, Outcome
 from vpcepadmin.changes.pipeline import ChangeKind
-from vpcepadmin.changes.snapshots import fingerprint, record_applied
+from vpcepadmin.changes.snapshots import CONNECTIONS, WHITELIST, fingerprint, part_changed, record_applied
 from vpcepadmin.changes.targets import Target
 from vpcepadmin.changes.verdicts import CLOCK_TOLERANCE, Verdict, judge, when
 from vpcepadmin.cloud.client import VpcepClient
@@ -42,7 +43,7 @@ class ServiceUpdate(ChangeKind):
         return state.to_api() if isinstance(state, EndpointService) else None
 
     @classmethod
-    def observed(cls, target: Target, state: Any) -> None:
+    def observed(cls, target: Target, state: Any, body: Any) -> None:
         if isinstance(state, EndpointService):
             record_applied(target, state)
 
@@ -104,6 +105,19 @@ class _ConnectionDecision(ChangeKind):
         return state.to_api() if isinstance(state, Connection) else None
 
     @classmethod
+    def observed(cls, target: Target, state: Any, body: Any) -> None:
+        """The connection's status in the service's observed connections (when they are observed)."""
+        endpoint = acted_on(body, "endpoints")
+        status = state.status if isinstance(state, Connection) else CONNECTION_RESULTS[cls.action]
+
+        def change(observed: dict[str, Any]) -> None:
+            connections = dict(observed.get(CONNECTIONS) or {})
+            connections[endpoint] = {**connections.get(endpoint, {}), "status": status}
+            observed[CONNECTIONS] = connections
+
+        part_changed(target, CONNECTIONS, change)
+
+    @classmethod
     def explains(cls, after: Any, state: Any) -> bool:
         """The record left the connection in its status, at its ``updated_at``."""
         if not isinstance(after, dict) or not isinstance(state, Connection):
@@ -136,6 +150,16 @@ class _WhitelistEntry(ChangeKind):
         return state.to_api() if isinstance(state, Permission) else None
 
 
+def _entries_changed(target: Target, body: Any, change: Callable[[set[str], str], set[str]]) -> None:
+    """The service's observed whitelist (when it is observed) with the entry ``body`` names changed."""
+    entry = acted_on(body, "permissions")
+
+    def apply(observed: dict[str, Any]) -> None:
+        observed[WHITELIST] = sorted(change(set(observed.get(WHITELIST) or []), entry))
+
+    part_changed(target, WHITELIST, apply)
+
+
 def _read_late(window_end: datetime) -> bool:
     """The re-read comes after the change's window: an absence may be a later change's doing."""
     return timezone.now() > window_end + CLOCK_TOLERANCE
@@ -143,6 +167,15 @@ def _read_late(window_end: datetime) -> bool:
 
 class AddWhitelistEntry(_WhitelistEntry):
     action = Action.ADD_WHITELIST_ENTRY
+
+    @classmethod
+    def observed(cls, target: Target, state: Any, body: Any) -> None:
+        entry = acted_on(body, "permissions")
+        part_changed(
+            target,
+            WHITELIST,
+            lambda seen: seen.update({WHITELIST: sorted({*seen.get(WHITELIST, []), entry})}),
+        )
 
     @classmethod
     def judge(cls, before: Any, body: Any, state: Any, window_end: datetime) -> Verdict:
@@ -175,6 +208,15 @@ class AddWhitelistEntry(_WhitelistEntry):
 
 class RemoveWhitelistEntry(_WhitelistEntry):
     action = Action.REMOVE_WHITELIST_ENTRY
+
+    @classmethod
+    def observed(cls, target: Target, state: Any, body: Any) -> None:
+        entry = acted_on(body, "permissions")
+        part_changed(
+            target,
+            WHITELIST,
+            lambda seen: seen.update({WHITELIST: sorted(set(seen.get(WHITELIST, [])) - {entry})}),
+        )
 
     @classmethod
     def judge(cls, before: Any, body: Any, state: Any, window_end: datetime) -> Verdict:

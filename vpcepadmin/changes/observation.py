@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,10 +38,17 @@ from vpcepadmin.audit import recorder
 from vpcepadmin.audit.models import OUTSIDE_ACTOR, Action, AuditRecord, Outcome, TargetType
 from vpcepadmin.changes.models import ObservationRun, Snapshot
 from vpcepadmin.changes.reconciliation import reconcile_pending
-from vpcepadmin.changes.snapshots import SERVICE, fingerprint
+from vpcepadmin.changes.snapshots import CONNECTIONS, SERVICE, WHITELIST, fingerprint, part_print
 from vpcepadmin.changes.targets import open_attempts
-from vpcepadmin.cloud.endpoint_services import MAX_PAGE_SIZE, endpoint_service_list_all
+from vpcepadmin.cloud.client import VpcepClient
+from vpcepadmin.cloud.endpoint_services import (
+    MAX_PAGE_SIZE,
+    connection_list_all,
+    endpoint_service_list_all,
+    permission_list_all,
+)
 from vpcepadmin.cloud.errors import CloudError
+from vpcepadmin.cloud.fanout import in_parallel
 from vpcepadmin.cloud.types import EndpointService
 from vpcepadmin.credentials.crypto import SecretUnreadable
 from vpcepadmin.credentials.models import CloudCredential
@@ -51,6 +58,22 @@ BULK = 500  # rows per bulk statement
 
 _local_locks: dict[str, threading.Lock] = {}
 _local_guard = threading.Lock()
+
+
+UNSETTLED = ""  # the fingerprint of a snapshot taken while a change of ours was in flight
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Which parts of each service are observed besides the service itself (``--connections``:
+    approval-enabled services' connections; ``--whitelist``: every service's whitelist)."""
+
+    connections: bool = False
+    whitelist: bool = False
+
+    @property
+    def any(self) -> bool:
+        return self.connections or self.whitelist
 
 
 @dataclass
@@ -64,6 +87,7 @@ class RunReport:
     baseline: bool = False
     error: str = ""
     busy: bool = False  # another run was observing the project
+    part_errors: int = 0  # connection or whitelist lists that could not be read (nothing recorded for them)
     duration_ms: int = 0
     changes: list[str] = field(default_factory=list)
 
@@ -76,11 +100,13 @@ class RunReport:
         if self.baseline:
             return f"{name}: baseline of {self.services} services recorded ({self.duration_ms} ms)."
         left = f", {self.skipped} left for the next run (a change in flight)" if self.skipped else ""
+        if self.part_errors:
+            left += f", {self.part_errors} connection or whitelist list(s) could not be read"
         counts = f"{self.services} services, {self.recorded} outside change(s) recorded{left}"
         return f"{name}: {counts} ({self.duration_ms} ms)."
 
 
-def observe_account(credential: CloudCredential) -> RunReport:
+def observe_account(credential: CloudCredential, parts: Parts = Parts()) -> RunReport:
     """One observation of ``credential``'s project (see the module's guarantees)."""
     report = RunReport(credential)
     started_at, started = timezone.now(), time.monotonic()
@@ -88,7 +114,7 @@ def observe_account(credential: CloudCredential) -> RunReport:
         if not acquired:
             report.busy = True
             return report
-        _observe(credential, report, started_at)
+        _observe(credential, report, started_at, parts)
     report.duration_ms = int((time.monotonic() - started) * 1000)
     ObservationRun.objects.create(
         credential=credential, cloud=credential.cloud, region=credential.region, project_id=credential.project_id,
@@ -98,12 +124,21 @@ def observe_account(credential: CloudCredential) -> RunReport:
     return report
 
 
-def _observe(credential: CloudCredential, report: RunReport, now: datetime) -> None:
+def _observe(credential: CloudCredential, report: RunReport, now: datetime, parts: Parts) -> None:
     project = _project(credential)
     reconcile_pending(AuditRecord.objects.filter(**project))
+    # Before the cloud is read: the changes of ours still open, and the newest record. A change that
+    # settles after this was open now; one that begins after it is numbered later (``_in_flight``).
     mark = AuditRecord.objects.aggregate(newest=Max("seq"))["newest"] or 0
+    open_now = set(
+        open_attempts(AuditRecord.objects.filter(**project, target_type=SERVICE)).values_list(
+            "target_id", flat=True
+        )
+    )
+    client = None
     try:
-        services = endpoint_service_list_all(client_for(credential), page_size=MAX_PAGE_SIZE)
+        client = client_for(credential)
+        services = endpoint_service_list_all(client, page_size=MAX_PAGE_SIZE)
     except (CloudError, SecretUnreadable) as exc:
         note_failure(credential, exc)
         report.error = str(exc) if isinstance(exc, CloudError) else "The stored secret cannot be decrypted."
@@ -117,16 +152,23 @@ def _observe(credential: CloudCredential, report: RunReport, now: datetime) -> N
     )
     context = recorder.Context(actor_name=OUTSIDE_ACTOR)
     if not stored and not ObservationRun.objects.filter(**project, error="").exists():
+        busy = _in_flight(project, set(current), mark, open_now)
         with transaction.atomic():
-            _create(project, current, prints, now)
+            # A service with a change in flight is kept without a fingerprint: the next run takes
+            # its state as it then is, silently (its change records itself).
+            _create(project, current, {**prints, **dict.fromkeys(busy, UNSETTLED)}, now)
             recorder.append(_baseline(credential, len(current), context))
         report.baseline, report.recorded = True, 1
+        if parts.any:  # their first observation: kept silently, part of the baseline
+            quiet = [current[sid] for sid in sorted(current) if sid not in busy]
+            _observe_parts(credential, client, report, quiet, parts, (mark, open_now), now)
         return
+    unsettled = {sid for sid, value in stored.items() if value == UNSETTLED and sid in current}
     new = current.keys() - stored.keys()
     gone = stored.keys() - current.keys()
-    changed = {sid for sid in current.keys() & stored.keys() if prints[sid] != stored[sid]}
-    busy = _in_flight(project, new | gone | changed, mark)
-    new, gone, changed = new - busy, gone - busy, changed - busy
+    changed = {sid for sid in current.keys() & stored.keys() if prints[sid] != stored[sid]} - unsettled
+    busy = _in_flight(project, new | gone | changed | unsettled, mark, open_now)
+    new, gone, changed, unsettled = new - busy, gone - busy, changed - busy, unsettled - busy
     report.skipped = len(busy)
     before = dict(
         Snapshot.objects.filter(**project, target_type=SERVICE, target_id__in=gone | changed).values_list(
@@ -143,28 +185,105 @@ def _observe(credential: CloudCredential, report: RunReport, now: datetime) -> N
         for sid in sorted(gone):
             recorder.append(_gone(credential, sid, before.get(sid), context))
         _create(project, {sid: current[sid] for sid in new}, prints, now)
-        _update(project, {sid: current[sid] for sid in changed}, prints, now)
-        Snapshot.objects.filter(**project, target_type=SERVICE, target_id__in=gone).delete()
-        Snapshot.objects.filter(**project, target_type=SERVICE).exclude(target_id__in=busy).update(
-            observed_at=now
-        )
+        _update(project, {sid: current[sid] for sid in changed | unsettled}, prints, now)
+        Snapshot.objects.filter(**project, target_id__in=gone).delete()
     report.recorded = len(new) + len(changed) + len(gone)
     report.changes = sorted(new | changed | gone)
+    if parts.any and client is not None:
+        quiet = [current[sid] for sid in sorted(current) if sid not in busy | new]
+        _observe_parts(credential, client, report, quiet, parts, (mark, open_now), now)
+
+
+def _observe_parts(
+    credential: CloudCredential,
+    client: VpcepClient,
+    report: RunReport,
+    services: list[EndpointService],
+    parts: Parts,
+    before_read: tuple[int, set[str]],
+    now: datetime,
+) -> None:
+    """The connections and whitelists of ``services`` (at most ``MAX_CALLS`` reads at once): a part
+    seen for the first time is kept silently; a different one is an "Observed change" of its service."""
+    project = _project(credential)
+    wanted = [(CONNECTIONS, s) for s in services if parts.connections and s.approval_enabled]
+    wanted += [(WHITELIST, s) for s in services if parts.whitelist]
+    states = in_parallel(_part_reader(client), wanted)
+    report.part_errors = sum(isinstance(state, CloudError) for state in states)
+    read_now = {
+        (part, service.id): state
+        for (part, service), state in zip(wanted, states, strict=True)
+        if isinstance(state, dict)
+    }
+    found = Snapshot.objects.filter(
+        **project, target_type__in=(CONNECTIONS, WHITELIST), target_id__in={s.id for s in services}
+    )
+    stored = {(row.target_type, row.target_id): row for row in found}
+    different = {
+        key
+        for key, state in read_now.items()
+        if key in stored and stored[key].fingerprint != part_print(state)
+    }
+    busy = _in_flight(project, {sid for _part, sid in different}, *before_read)
+    names = {s.id: s.name or s.id for s in services}
+    context = recorder.Context(actor_name=OUTSIDE_ACTOR)
+    with transaction.atomic():
+        for key in sorted(different):
+            if key[1] in busy:
+                continue
+            row, state = stored[key], read_now[key]
+            recorder.append(recorder.Entry(
+                action=Action.OBSERVED_CHANGE, target_type=SERVICE, outcome=Outcome.APPLIED, context=context,
+                credential=credential, target_id=key[1], target_name=names[key[1]], before=row.state, after=state,
+            ))  # fmt: skip
+            row.state, row.fingerprint, row.observed_at = state, part_print(state), now
+            row.save(update_fields=["state", "fingerprint", "observed_at"])
+            report.recorded += 1
+        fresh = [
+            Snapshot(
+                **project,
+                target_type=part,
+                target_id=sid,
+                state=state,
+                fingerprint=part_print(state),
+                observed_at=now,
+            )
+            for (part, sid), state in read_now.items()
+            if (part, sid) not in stored
+        ]
+        Snapshot.objects.bulk_create(fresh, batch_size=BULK)
+    report.skipped += len({sid for _part, sid in different} & busy)
+
+
+def _part_reader(client: VpcepClient) -> Callable[[tuple[str, EndpointService]], dict[str, Any] | CloudError]:
+    """What a worker thread reads for one part of one service: its state as snapshots keep it."""
+
+    def read(item: tuple[str, EndpointService]) -> dict[str, Any] | CloudError:
+        part, service = item
+        try:
+            if part == CONNECTIONS:
+                found = connection_list_all(client, service.id)
+                return {CONNECTIONS: {c.id: {"status": c.status, "domain_id": c.domain_id} for c in found}}
+            return {WHITELIST: sorted(entry.permission for entry in permission_list_all(client, service.id))}
+        except CloudError as exc:
+            return exc
+
+    return read
 
 
 def _project(credential: CloudCredential) -> dict[str, str]:
     return {"cloud": credential.cloud, "region": credential.region, "project_id": credential.project_id}
 
 
-def _in_flight(project: dict[str, str], targets: set[str], mark: int) -> set[str]:
-    """Of ``targets``, those whose state may be in flight: an attempt still open, or one that began
-    after the cloud was read (numbered after ``mark``) — its outcome updates the snapshot itself."""
+def _in_flight(project: dict[str, str], targets: set[str], mark: int, open_before: set[str]) -> set[str]:
+    """Of ``targets``, those whose state may be in flight: a change of ours open before the cloud was
+    read (``open_before``), or one that began since (numbered after ``mark``) — its outcome moves the
+    snapshot itself, in its own transaction."""
     if not targets:
         return set()
     records = AuditRecord.objects.filter(**project, target_type=SERVICE, target_id__in=targets)
     recent = records.filter(seq__gt=mark, outcome=Outcome.ATTEMPTED).values_list("target_id", flat=True)
-    still_open = open_attempts(records).values_list("target_id", flat=True)
-    return set(recent) | set(still_open)
+    return (set(recent) | open_before) & targets
 
 
 def _snapshot(
@@ -179,8 +298,21 @@ def _snapshot(
 def _create(
     project: dict[str, str], services: dict[str, EndpointService], prints: dict[str, str], now: datetime
 ) -> None:
+    """The snapshots of ``services``: one INSERT run for every row (``executemany``), so one query
+    however many services a project has; ``bulk_create`` splits rows into statements (at most 999
+    parameters on SQLite: 111 snapshots each)."""
+    if not services:
+        return
     rows = [_snapshot(project, service, prints[sid], now) for sid, service in services.items()]
-    Snapshot.objects.bulk_create(rows, batch_size=BULK)
+    fields = [field for field in Snapshot._meta.concrete_fields if not field.primary_key]
+    quote = connection.ops.quote_name
+    columns, marks = ", ".join(quote(field.column) for field in fields), ", ".join(["%s"] * len(fields))
+    insert = f"INSERT INTO {quote(Snapshot._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+    values = [
+        [field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields] for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(insert, values)
 
 
 def _update(
@@ -212,7 +344,7 @@ def _observed(
 def _gone(
     credential: CloudCredential, service_id: str, before: Any, context: recorder.Context
 ) -> recorder.Entry:
-    name = before.get("service_name") or service_id if isinstance(before, dict) else service_id
+    name = (before.get("service_name") or service_id) if isinstance(before, dict) else service_id
     return recorder.Entry(
         action=Action.OBSERVED_DELETION, target_type=SERVICE, outcome=Outcome.APPLIED, context=context,
         credential=credential, target_id=service_id, target_name=str(name), before=before,
@@ -253,7 +385,7 @@ def _project_lock(credential: CloudCredential) -> Iterator[bool]:
             lock.release()
 
 
-def observe(credentials: list[CloudCredential] | None = None) -> list[RunReport]:
+def observe(credentials: list[CloudCredential] | None = None, parts: Parts = Parts()) -> list[RunReport]:
     """Observe each account (all stored accounts by default), one after the other."""
     chosen = credentials if credentials is not None else list(CloudCredential.objects.order_by("name", "pk"))
-    return [observe_account(credential) for credential in chosen]
+    return [observe_account(credential, parts) for credential in chosen]

@@ -91,9 +91,9 @@ class ChangeKind(ABC):
         return False
 
     @classmethod
-    def observed(cls, target: Target, state: Any) -> None:
-        """The change took effect and the target is now ``state`` (the call's answer or the
-        re-read): keep what the observer compares with in step (nothing for a kind not observed)."""
+    def observed(cls, target: Target, state: Any, body: Any) -> None:
+        """The change asking for ``body`` took effect and the target is now ``state`` (the call's
+        answer or the re-read): keep what the observer compares with in step (``changes.snapshots``)."""
         return None
 
 
@@ -304,7 +304,7 @@ def _send(
             attempt, Outcome.APPLIED, context=context, credential=credential, after=change.after(result),
             http_status=result.status, cloud_request_id=result.cloud_request_id, duration_ms=_ms(started),
         ),
-        lambda target: change.kind.observed(target, result.value),
+        lambda target: change.kind.observed(target, result.value, body),
     )  # fmt: skip
     note_success(credential)
     message = message_for(record.outcome, change.kind.noun)
@@ -346,7 +346,7 @@ def _after_failure(
     message = f"{error.message} Re-read at once: {verdict.reason}"
     after = kind.snapshot(now) if now is not None else None
     entry = outcome_entry(attempt, verdict.outcome, after=after, error_message=message, **fields)
-    record = settle(attempt, entry, lambda target: kind.observed(target, now))
+    record = settle(attempt, entry, lambda target: kind.observed(target, now, attempt.request_body))
     message = _message(record.outcome, error, kind.noun)
     return ChangeResult(record.outcome, message, state, error=error, record=record)
 

@@ -97,7 +97,7 @@ def _write(
         after=kind.snapshot(current) if current is not None else None,
         error_message=NOTE + verdict.reason,
     )
-    record = settle(attempt, entry, lambda target: kind.observed(target, current))
+    record = settle(attempt, entry, lambda target: kind.observed(target, current, attempt.request_body))
     if record.error_message != entry.error_message or record.outcome != verdict.outcome:
         return f"#{attempt.seq}: already settled as {record.get_outcome_display()} (record #{record.seq})."
     return f"#{attempt.seq}: {record.get_outcome_display()} (record #{record.seq}). {verdict.reason}"

@@ -4,6 +4,8 @@ ours moves it (in the transaction of its outcome record, so it is never reported
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from typing import Any
 
 from django.utils import timezone
 
@@ -15,6 +17,7 @@ from vpcepadmin.cloud.editable import canonical, editable_values
 from vpcepadmin.cloud.types import EndpointService
 
 SERVICE = str(TargetType.ENDPOINT_SERVICE)
+CONNECTIONS, WHITELIST = "connections", "whitelist"  # the other parts of a service observed
 
 
 def fingerprint(service: EndpointService) -> str:
@@ -23,6 +26,26 @@ def fingerprint(service: EndpointService) -> str:
     values = canonical(editable_values(service))
     values["status"] = service.status
     return hashlib.sha256(canonical_json(values).encode("utf-8")).hexdigest()
+
+
+def part_print(state: dict[str, Any]) -> str:
+    """The fingerprint of a part of a service (its connections or its whitelist): its canonical JSON."""
+    return hashlib.sha256(canonical_json(state).encode("utf-8")).hexdigest()
+
+
+def part_changed(target: Target, part: str, change: Callable[[dict[str, Any]], None]) -> None:
+    """A change of ours took effect on a part of the target (``part``: "connections" or "whitelist"):
+    its snapshot, if that part is observed, is changed the same way. In the outcome's transaction."""
+    row = Snapshot.objects.filter(
+        cloud=target.cloud, region=target.region, project_id=target.project_id, target_type=part,
+        target_id=target.target_id,
+    ).first()  # fmt: skip
+    if row is None:
+        return
+    state = dict(row.state)
+    change(state)
+    row.state, row.fingerprint, row.observed_at = state, part_print(state), timezone.now()
+    row.save(update_fields=["state", "fingerprint", "observed_at"])
 
 
 def record_applied(target: Target, state: EndpointService) -> None:

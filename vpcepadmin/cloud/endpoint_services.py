@@ -205,6 +205,20 @@ def connection_list(
     return _parse(response, _connection_page)
 
 
+def connection_list_all(
+    client: VpcepClient, service_id: str, *, status: str | None = None
+) -> list[Connection]:
+    """Every connection of a service (with ``status``), paging by the API's largest page."""
+    found: list[Connection] = []
+    while True:
+        page = connection_list(
+            client, service_id, status=status, limit=MAX_PAGE_SIZE, offset=len(found) or None
+        )
+        found += page.connections
+        if not page.connections or len(found) >= page.total_count:
+            return found
+
+
 def connection_get(client: VpcepClient, service_id: str, endpoint_id: str) -> Connection | None:
     """One GET .../connections?id=<endpoint_id>: the connection, or None when the service has none
     with that id (an unknown service is ``CloudNotFound``)."""
@@ -263,6 +277,16 @@ def permission_list(
     query = {"permission": permission or None, "limit": limit, "offset": offset}
     response = client.call("GET", _of_service(service_id, "permissions"), query=query)
     return _parse(response, _permission_page)
+
+
+def permission_list_all(client: VpcepClient, service_id: str) -> list[Permission]:
+    """Every whitelist entry of a service, paging by the API's largest page (500)."""
+    found: list[Permission] = []
+    while True:
+        page = permission_list(client, service_id, limit=MAX_PERMISSION_PAGE_SIZE, offset=len(found) or None)
+        found += page.permissions
+        if not page.permissions or len(found) >= page.total_count:
+            return found
 
 
 def permission_find(client: VpcepClient, service_id: str, entry: str) -> Permission | None:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -46,15 +45,14 @@ from vpcepadmin.cloud.auth import CACHE_ERRORS, TOKEN_CACHE
 from vpcepadmin.cloud.client import VpcepClient
 from vpcepadmin.cloud.endpoint_services import MAX_PAGE_SIZE, connection_list, endpoint_service_list_all
 from vpcepadmin.cloud.errors import CloudError
+from vpcepadmin.cloud.fanout import in_parallel
 from vpcepadmin.cloud.types import Connection, EndpointService
 from vpcepadmin.credentials.crypto import SecretUnreadable
 from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.credentials.services import client_for, note_failure, note_success
 from vpcepadmin.endpoints.services import ReadProblem
-from vpcepadmin.logsetup import request_id_var
 
 PENDING = "pendingAcceptance"
-MAX_CALLS = 8  # connection lists of one account in flight at once
 CACHE_SECONDS = 30
 ACCOUNTS_KEY = "pending:accounts"  # the count keys of every stored account
 ACCOUNTS_SECONDS = 24 * 3600  # a stale list only names counts that have expired
@@ -137,7 +135,7 @@ def _read(credential: CloudCredential) -> PendingQueue:
     found: list[PendingConnection] = []
     failures: list[ServiceFailure] = []
     errors: list[CloudError] = []
-    for service, result in zip(services, _in_parallel(_pending_of(client), services), strict=True):
+    for service, result in zip(services, in_parallel(_pending_of(client), services), strict=True):
         if isinstance(result, CloudError):
             errors.append(result)
             failures.append(ServiceFailure(service.id, service.name, ReadProblem.from_error(result)))
@@ -168,22 +166,6 @@ def _pending_of(client: VpcepClient) -> Callable[[EndpointService], list[Connect
             return exc
 
     return pending
-
-
-def _in_parallel(work: Callable[[EndpointService], T], services: list[EndpointService]) -> list[T]:
-    """``work`` for each service, at most ``MAX_CALLS`` at once, results in the services' order."""
-    if not services:
-        return []
-    with ThreadPoolExecutor(
-        max_workers=min(MAX_CALLS, len(services)),
-        thread_name_prefix="pending",
-        # The workers' log lines carry the request's id, as the request's own calls do. (The
-        # Server-Timing account is not shared with them: it is not thread-safe, and a sum of
-        # parallel calls would overstate the wait.)
-        initializer=request_id_var.set,
-        initargs=(request_id_var.get(),),
-    ) as pool:
-        return list(pool.map(work, services))
 
 
 # --- the cache: plain data only, so that an entry outlives a change of these classes ----------------

@@ -1,9 +1,11 @@
 """Observe the cloud: record every change to the endpoint services made outside the dashboard.
 
 Each stored account (or those named with ``--account``) is read with list calls and compared with its
-last observed state; every difference is an audit record by "outside vpcepadmin" and the first run
-of a project records one baseline. Safe to run on several hosts at once and as often as wanted:
-schedule it every few minutes (README, "For auditors"). Exit status 1 when an account could not be read.
+last observed state; ``--connections`` and ``--whitelist`` add the connections of services that
+require approval and every service's whitelist (at most 8 calls at a time per account). Every
+difference is an audit record by "outside vpcepadmin"; the first run of a project records one
+baseline. Safe to run on several hosts at once and as often as wanted: schedule it every few
+minutes (README, "For auditors"). Exit status 1 when an account could not be read.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from vpcepadmin.changes.observation import observe
+from vpcepadmin.changes.observation import Parts, observe
 from vpcepadmin.credentials.models import CloudCredential
 
 logger = logging.getLogger("vpcepadmin.observe")
@@ -26,6 +28,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--account", type=int, action="append", metavar="PK", help="only this stored account (repeatable)"
         )
+        parser.add_argument(
+            "--connections",
+            action="store_true",
+            help="also the connections of services that require approval",
+        )
+        parser.add_argument("--whitelist", action="store_true", help="also the whitelist of every service")
 
     def handle(self, *args: Any, **options: Any) -> None:
         chosen = None
@@ -34,7 +42,7 @@ class Command(BaseCommand):
             missing = set(options["account"]) - {credential.pk for credential in chosen}
             if missing:
                 raise CommandError(f"No stored account with id {', '.join(map(str, sorted(missing)))}.")
-        reports = observe(chosen)
+        reports = observe(chosen, Parts(connections=options["connections"], whitelist=options["whitelist"]))
         for report in reports:
             self.stdout.write(report.line())
         recorded = sum(report.recorded for report in reports)
