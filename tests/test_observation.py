@@ -264,3 +264,23 @@ def test_connections_and_whitelists_are_observed_with_the_flags(
     operator_client.post(f"/credentials/{account.pk}/services/{kit.SERVICE_ID}/connections/confirm/", data)
     assert AuditRecord.objects.filter(action=Action.REJECT_CONNECTION, outcome=Outcome.APPLIED).exists()
     assert observe_account(account, parts).recorded == 0  # ours: the snapshot moved with its outcome
+
+
+def test_an_outside_change_just_before_ours_is_recorded_first_not_swallowed(
+    operator_client, account, simulator, raw_api, observed
+) -> None:
+    service_id = observed[0]["id"]
+    raw_api.put(seeds.service_path(service_id), {"service_name": "renamed-outside"})
+    editor = Editor(operator_client, account.pk, service_id)
+    editor.load()
+    editor.apply(description="ours, after theirs")
+    records = list(AuditRecord.objects.filter(target_id=service_id).order_by("seq"))
+    assert [(r.action, r.outcome) for r in records] == [
+        (Action.OBSERVED_CHANGE, Outcome.APPLIED),
+        (Action.MODIFY_ENDPOINT_SERVICE, Outcome.ATTEMPTED),
+        (Action.MODIFY_ENDPOINT_SERVICE, Outcome.APPLIED),
+    ]
+    theirs = records[0]
+    assert theirs.actor_username == OUTSIDE_ACTOR and "“renamed-outside”" in (theirs.summary or "")
+    assert observe_account(account).recorded == 0  # nothing left over, nothing twice
+    assert verify_chain().ok

@@ -16,12 +16,20 @@ from django.utils import timezone
 from vpcepadmin.audit.changes import CONNECTION_RESULTS, acted_on
 from vpcepadmin.audit.models import Action, Outcome
 from vpcepadmin.changes.pipeline import ChangeKind
-from vpcepadmin.changes.snapshots import CONNECTIONS, WHITELIST, fingerprint, part_changed, record_applied
+from vpcepadmin.changes.snapshots import (
+    CONNECTIONS,
+    WHITELIST,
+    catch_up,
+    fingerprint,
+    part_changed,
+    record_applied,
+)
 from vpcepadmin.changes.targets import Target
 from vpcepadmin.changes.verdicts import CLOCK_TOLERANCE, Verdict, judge, when
 from vpcepadmin.cloud.client import VpcepClient
 from vpcepadmin.cloud.endpoint_services import connection_get, endpoint_service_get, permission_find
 from vpcepadmin.cloud.types import Connection, EndpointService, Permission, parse_timestamp
+from vpcepadmin.credentials.models import CloudCredential
 
 
 class ServiceUpdate(ChangeKind):
@@ -46,6 +54,11 @@ class ServiceUpdate(ChangeKind):
     def observed(cls, target: Target, state: Any, body: Any) -> None:
         if isinstance(state, EndpointService):
             record_applied(target, state)
+
+    @classmethod
+    def catch_up(cls, credential: CloudCredential, target: Target, state: Any) -> None:
+        if isinstance(state, EndpointService):
+            catch_up(credential, target, state)
 
     @classmethod
     def explains(cls, after: Any, state: Any) -> bool:
@@ -109,10 +122,11 @@ class _ConnectionDecision(ChangeKind):
         """The connection's status in the service's observed connections (when they are observed)."""
         endpoint = acted_on(body, "endpoints")
         status = state.status if isinstance(state, Connection) else CONNECTION_RESULTS[cls.action]
+        account = {"domain_id": state.domain_id} if isinstance(state, Connection) else {}
 
         def change(observed: dict[str, Any]) -> None:
             connections = dict(observed.get(CONNECTIONS) or {})
-            connections[endpoint] = {**connections.get(endpoint, {}), "status": status}
+            connections[endpoint] = {**connections.get(endpoint, {}), **account, "status": status}
             observed[CONNECTIONS] = connections
 
         part_changed(target, CONNECTIONS, change)
@@ -122,10 +136,12 @@ class _ConnectionDecision(ChangeKind):
         """The record left the connection in its status, at its ``updated_at``."""
         if not isinstance(after, dict) or not isinstance(state, Connection):
             return False
-        return (
-            after.get("status") == state.status
-            and parse_timestamp(after.get("updated_at")) == state.updated_at
-        )
+        observed = after.get(CONNECTIONS)
+        if isinstance(observed, dict):  # an observed change of the service's connections
+            entry = observed.get(state.id)
+            return isinstance(entry, dict) and entry.get("status") == state.status
+        same_time = parse_timestamp(after.get("updated_at")) == state.updated_at
+        return after.get("id") == state.id and after.get("status") == state.status and same_time
 
 
 class AcceptConnection(_ConnectionDecision):
@@ -149,6 +165,15 @@ class _WhitelistEntry(ChangeKind):
     def snapshot(cls, state: Any) -> Any:
         return state.to_api() if isinstance(state, Permission) else None
 
+    @classmethod
+    def explains(cls, after: Any, state: Any) -> bool:
+        """The record put the entry there: our add's answer names it, or an observed whitelist holds it.
+        (An entry found gone names nothing: a removal leaves no trace to match.)"""
+        if not isinstance(after, dict) or not isinstance(state, Permission):
+            return False
+        named = after.get(WHITELIST) if WHITELIST in after else after.get("permissions")
+        return isinstance(named, list) and state.permission in named
+
 
 def _entries_changed(target: Target, body: Any, change: Callable[[set[str], str], set[str]]) -> None:
     """The service's observed whitelist (when it is observed) with the entry ``body`` names changed."""
@@ -170,12 +195,7 @@ class AddWhitelistEntry(_WhitelistEntry):
 
     @classmethod
     def observed(cls, target: Target, state: Any, body: Any) -> None:
-        entry = acted_on(body, "permissions")
-        part_changed(
-            target,
-            WHITELIST,
-            lambda seen: seen.update({WHITELIST: sorted({*seen.get(WHITELIST, []), entry})}),
-        )
+        _entries_changed(target, body, lambda entries, entry: entries | {entry})
 
     @classmethod
     def judge(cls, before: Any, body: Any, state: Any, window_end: datetime) -> Verdict:
@@ -211,12 +231,7 @@ class RemoveWhitelistEntry(_WhitelistEntry):
 
     @classmethod
     def observed(cls, target: Target, state: Any, body: Any) -> None:
-        entry = acted_on(body, "permissions")
-        part_changed(
-            target,
-            WHITELIST,
-            lambda seen: seen.update({WHITELIST: sorted(set(seen.get(WHITELIST, [])) - {entry})}),
-        )
+        _entries_changed(target, body, lambda entries, entry: entries - {entry})
 
     @classmethod
     def judge(cls, before: Any, body: Any, state: Any, window_end: datetime) -> Verdict:

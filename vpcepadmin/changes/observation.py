@@ -22,12 +22,13 @@ Guarantees:
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
@@ -38,16 +39,25 @@ from vpcepadmin.audit import recorder
 from vpcepadmin.audit.models import OUTSIDE_ACTOR, Action, AuditRecord, Outcome, TargetType
 from vpcepadmin.changes.models import ObservationRun, Snapshot
 from vpcepadmin.changes.reconciliation import reconcile_pending
-from vpcepadmin.changes.snapshots import CONNECTIONS, SERVICE, WHITELIST, fingerprint, part_print
+from vpcepadmin.changes.snapshots import (
+    CONNECTIONS,
+    SERVICE,
+    UNSETTLED,
+    WHITELIST,
+    fingerprint,
+    observed_entry,
+    part_print,
+)
 from vpcepadmin.changes.targets import open_attempts
 from vpcepadmin.cloud.client import VpcepClient
 from vpcepadmin.cloud.endpoint_services import (
     MAX_PAGE_SIZE,
     connection_list_all,
+    endpoint_service_get,
     endpoint_service_list_all,
     permission_list_all,
 )
-from vpcepadmin.cloud.errors import CloudError
+from vpcepadmin.cloud.errors import CloudError, CloudNotFound
 from vpcepadmin.cloud.fanout import in_parallel
 from vpcepadmin.cloud.types import EndpointService
 from vpcepadmin.credentials.crypto import SecretUnreadable
@@ -55,12 +65,11 @@ from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.credentials.services import client_for, note_failure, note_success
 
 BULK = 500  # rows per bulk statement
+RUNS_KEPT = timedelta(days=30)  # observation runs kept for the overview (the baseline runs for ever)
+logger = logging.getLogger("vpcepadmin.observe")
 
 _local_locks: dict[str, threading.Lock] = {}
 _local_guard = threading.Lock()
-
-
-UNSETTLED = ""  # the fingerprint of a snapshot taken while a change of ours was in flight
 
 
 @dataclass(frozen=True)
@@ -115,12 +124,15 @@ def observe_account(credential: CloudCredential, parts: Parts = Parts()) -> RunR
             report.busy = True
             return report
         _observe(credential, report, started_at, parts)
-    report.duration_ms = int((time.monotonic() - started) * 1000)
-    ObservationRun.objects.create(
-        credential=credential, cloud=credential.cloud, region=credential.region, project_id=credential.project_id,
-        started_at=started_at, duration_ms=report.duration_ms, services=report.services, recorded=report.recorded,
-        skipped=report.skipped, baseline=report.baseline, error=report.error[:300],
-    )  # fmt: skip
+        report.duration_ms = int((time.monotonic() - started) * 1000)
+        # Inside the lock: the next run of the project finds it (a baseline is taken once).
+        ObservationRun.objects.create(
+            credential=credential, cloud=credential.cloud, region=credential.region,
+            project_id=credential.project_id, started_at=started_at, duration_ms=report.duration_ms,
+            services=report.services, recorded=report.recorded, skipped=report.skipped, baseline=report.baseline,
+            error=report.error[:300],
+        )  # fmt: skip
+    logger.info("observe_cloud: %s", report.line())
     return report
 
 
@@ -169,6 +181,7 @@ def _observe(credential: CloudCredential, report: RunReport, now: datetime, part
     changed = {sid for sid in current.keys() & stored.keys() if prints[sid] != stored[sid]} - unsettled
     busy = _in_flight(project, new | gone | changed | unsettled, mark, open_now)
     new, gone, changed, unsettled = new - busy, gone - busy, changed - busy, unsettled - busy
+    gone = {sid for sid in gone if _really_gone(client, sid)}
     report.skipped = len(busy)
     before = dict(
         Snapshot.objects.filter(**project, target_type=SERVICE, target_id__in=gone | changed).values_list(
@@ -177,11 +190,9 @@ def _observe(credential: CloudCredential, report: RunReport, now: datetime, part
     )
     with transaction.atomic():
         for sid in sorted(new):
-            recorder.append(_observed(credential, Action.OBSERVED_NEW_SERVICE, current[sid], None, context))
+            recorder.append(observed_entry(credential, Action.OBSERVED_NEW_SERVICE, current[sid], None))
         for sid in sorted(changed):
-            recorder.append(
-                _observed(credential, Action.OBSERVED_CHANGE, current[sid], before.get(sid), context)
-            )
+            recorder.append(observed_entry(credential, Action.OBSERVED_CHANGE, current[sid], before.get(sid)))
         for sid in sorted(gone):
             recorder.append(_gone(credential, sid, before.get(sid), context))
         _create(project, {sid: current[sid] for sid in new}, prints, now)
@@ -224,7 +235,8 @@ def _observe_parts(
         for key, state in read_now.items()
         if key in stored and stored[key].fingerprint != part_print(state)
     }
-    busy = _in_flight(project, {sid for _part, sid in different}, *before_read)
+    fresh_ids = {sid for key in read_now if key not in stored for sid in [key[1]]}
+    busy = _in_flight(project, {sid for _part, sid in different} | fresh_ids, *before_read)
     names = {s.id: s.name or s.id for s in services}
     context = recorder.Context(actor_name=OUTSIDE_ACTOR)
     with transaction.atomic():
@@ -250,6 +262,7 @@ def _observe_parts(
             )
             for (part, sid), state in read_now.items()
             if (part, sid) not in stored
+            and sid not in busy  # a first look while our change is in flight waits
         ]
         Snapshot.objects.bulk_create(fresh, batch_size=BULK)
     report.skipped += len({sid for _part, sid in different} & busy)
@@ -273,6 +286,18 @@ def _part_reader(client: VpcepClient) -> Callable[[tuple[str, EndpointService]],
 
 def _project(credential: CloudCredential) -> dict[str, str]:
     return {"cloud": credential.cloud, "region": credential.region, "project_id": credential.project_id}
+
+
+def _really_gone(client: VpcepClient, service_id: str) -> bool:
+    """A service missing from the listing is asked for by itself (one GET) before its deletion is
+    recorded: paging by offset can miss one when another is deleted between two pages."""
+    try:
+        endpoint_service_get(client, service_id)
+    except CloudNotFound:
+        return True
+    except CloudError:
+        return False  # cannot tell now: the next run asks again
+    return False
 
 
 def _in_flight(project: dict[str, str], targets: set[str], mark: int, open_before: set[str]) -> set[str]:
@@ -332,15 +357,6 @@ def _update(
     Snapshot.objects.bulk_update(list(rows.values()), fields, batch_size=BULK)
 
 
-def _observed(
-    credential: CloudCredential, action: str, service: EndpointService, before: Any, context: recorder.Context
-) -> recorder.Entry:
-    return recorder.Entry(
-        action=action, target_type=SERVICE, outcome=Outcome.APPLIED, context=context, credential=credential,
-        target_id=service.id, target_name=service.name or service.id, before=before, after=service.to_api(),
-    )  # fmt: skip
-
-
 def _gone(
     credential: CloudCredential, service_id: str, before: Any, context: recorder.Context
 ) -> recorder.Entry:
@@ -386,6 +402,10 @@ def _project_lock(credential: CloudCredential) -> Iterator[bool]:
 
 
 def observe(credentials: list[CloudCredential] | None = None, parts: Parts = Parts()) -> list[RunReport]:
-    """Observe each account (all stored accounts by default), one after the other."""
+    """Observe each account (all stored accounts by default), one after the other; runs older than
+    ``RUNS_KEPT`` are dropped (the audit log keeps what they found)."""
     chosen = credentials if credentials is not None else list(CloudCredential.objects.order_by("name", "pk"))
-    return [observe_account(credential, parts) for credential in chosen]
+    reports = [observe_account(credential, parts) for credential in chosen]
+    keep_from = timezone.now() - RUNS_KEPT
+    ObservationRun.objects.filter(started_at__lt=keep_from).exclude(baseline=True).delete()
+    return reports

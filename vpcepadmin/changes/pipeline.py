@@ -21,6 +21,7 @@ it, so a change to either takes the service's turn (and shows in the service's H
 
 from __future__ import annotations
 
+import functools
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -83,6 +84,12 @@ class ChangeKind(ABC):
     @abstractmethod
     def snapshot(cls, state: Any) -> Any:
         """``state`` as the audit log keeps it (the API's JSON)."""
+
+    @classmethod
+    def catch_up(cls, credential: CloudCredential, target: Target, state: Any) -> None:
+        """Before a change of ours is attempted on ``state`` (just read): record what the observer
+        would find different from its snapshot as an outside change first (``snapshots.catch_up``)."""
+        return None
 
     @classmethod
     def explains(cls, after: Any, state: Any) -> bool:
@@ -191,9 +198,9 @@ def apply_change(
         if isinstance(prepared, ChangeResult):
             return prepared
         state, body = prepared
-        claimed = claim(
-            target, read_after, _entry(credential, change, state, body, context, Outcome.ATTEMPTED)
-        )
+        attempt = _entry(credential, change, state, body, context, Outcome.ATTEMPTED)
+        catch_up = functools.partial(change.kind.catch_up, credential, target, state)
+        claimed = claim(target, read_after, attempt, catch_up)
         if isinstance(claimed, AuditRecord):
             return _send(credential, client, change, state, body, context, claimed)
         if isinstance(claimed, Held) and not _released(claimed.attempt, target, wait_until, budget):
@@ -233,7 +240,7 @@ def _prepare(
 
 
 # How far back a conflict looks for the change it ran into (the newest ones that took effect).
-RAN_INTO_WINDOW = 20
+RAN_INTO_WINDOW = 50
 
 
 def _ran_into(target: Target, kind: type[ChangeKind], state: Any) -> AuditRecord | None:
@@ -249,7 +256,10 @@ def _ran_into(target: Target, kind: type[ChangeKind], state: Any) -> AuditRecord
 def _by(record: AuditRecord | None) -> str:
     """Who changed it and when, as the conflict says it."""
     if record is None:
-        return " (by a change not in the audit log: made outside vpcepadmin and not observed yet)"
+        return (
+            " (by a change not found among the audit log's recent records: made outside vpcepadmin and"
+            " not observed yet, or older)"
+        )
     when = format_timestamp(record.created_at).replace("T", " ").replace("Z", " UTC")
     return f" — {record.get_action_display().lower()} by {record.actor_username} at {when} (audit record #{record.seq})"
 

@@ -186,9 +186,13 @@ class Moved:
     """Another change began on ``target`` after it was read: read it again."""
 
 
-def claim(target: Target, read_after: int, entry: recorder.Entry) -> AuditRecord | Held | Moved:
+def claim(
+    target: Target, read_after: int, entry: recorder.Entry, first: Callable[[], None] | None = None
+) -> AuditRecord | Held | Moved:
     """Commit the attempt ``entry`` unless ``target`` is held, or another attempt began after the
-    one numbered ``read_after`` (so the state the caller compared may be stale)."""
+    one numbered ``read_after`` (so the state the caller compared may be stale). ``first`` runs in
+    the same transaction just before the attempt is appended (an outside change found by the read
+    is recorded before ours: ``snapshots.catch_up``)."""
     with ordered(target):
         holder_id, newest = _stands(target)
         holder = _holder(holder_id)
@@ -196,6 +200,8 @@ def claim(target: Target, read_after: int, entry: recorder.Entry) -> AuditRecord
             return Held(holder)
         if newest > read_after:
             return Moved()
+        if first is not None:
+            first()
         return recorder.append(entry)
 
 
