@@ -119,9 +119,16 @@ def test_a_lost_answer_is_reconciled_not_reported_as_drift(
     assert (report.recorded, report.skipped) == (0, 0) and _observed()[1:] == []
 
 
-def test_an_unreadable_account_is_reported_and_the_others_observed(db, simulator, capsys) -> None:
+@pytest.mark.parametrize("fault", ["wrong secret", "unreachable endpoint"])
+def test_an_unreadable_account_is_reported_and_the_others_observed(
+    db, simulator, capsys, settings, fault
+) -> None:
     good = make_account(simulator.url, name="good")
-    make_account(simulator.url, name="bad", secret="wrong-secret", project_id=seeds.OTHER_PROJECT_ID)
+    if fault == "wrong secret":
+        make_account(simulator.url, name="bad", secret="wrong-secret", project_id=seeds.OTHER_PROJECT_ID)
+    else:  # nothing listens on port 9 of this machine
+        settings.CLOUD_DEADLINE = 2.0
+        make_account("http://127.0.0.1:9", name="bad", project_id=seeds.OTHER_PROJECT_ID)
     with pytest.raises(SystemExit) as exit_info:
         call_command("observe_cloud")
     out = capsys.readouterr().out
