@@ -56,7 +56,7 @@ class Editor:
         values = {**self.values, **fields}
         rows = self.values["ports"] if ports is None else ports
         data: dict[str, Any] = {"version": self.version, "action": action, "reason": reason}
-        if action in ("apply", "edit"):
+        if action in ("apply", "edit", "request"):
             data["reviewed"] = self.reviewed
         for name, value in values.items():
             if name == "ports" or value is None:

@@ -80,6 +80,7 @@ def ensure_demo_accounts(seed: dict[str, Any], simulator_url: str) -> list[Cloud
             iam_endpoint=simulator_url,
             environment=environment,
             colour=colour,
+            requires_approval=environment == Environment.PRODUCTION,  # the default for production
         )
         accounts.append(create_credential(credential, secret, Context()))
     return accounts

@@ -11,7 +11,7 @@ from django.utils.functional import SimpleLazyObject
 
 from vpcepadmin import roles
 from vpcepadmin.cloud.auth import token_cache_outage
-from vpcepadmin.endpoints import pending
+from vpcepadmin.endpoints import approvals, pending
 from vpcepadmin.permissions import role_names
 
 
@@ -23,6 +23,8 @@ def site(request: HttpRequest) -> dict[str, object]:
         # The signed-in user's roles, from the query that read its permissions (read when shown).
         "user_roles": SimpleLazyObject(lambda: role_names(getattr(request, "user", None))),
         "pending_count": _pending_count_for(request),
+        # The Approvals badge: open change requests (a cached count; read only where it is shown).
+        "approvals_count": SimpleLazyObject(lambda: _approvals_count_for(request)),
     }
 
 
@@ -39,6 +41,13 @@ def _pending_count_for(request: HttpRequest) -> Callable[[], int | None]:
         return pending.known_total()
 
     return count
+
+
+def _approvals_count_for(request: HttpRequest) -> int:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return 0
+    return approvals.open_count()
 
 
 def _cache_outage_for(request: HttpRequest) -> object:

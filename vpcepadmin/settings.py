@@ -325,6 +325,8 @@ OTP_TOTP_ISSUER = "vpcepadmin"  # the name authenticator apps show beside the us
 EDIT_LOCK_TIMEOUT = TIME_BUDGET.lock_wait  # waiting for another change to the same target
 EDIT_APPLY_DEADLINE = TIME_BUDGET.apply_deadline  # a whole apply: lock wait and every cloud call
 EDIT_VERSION_MAX_AGE = int(env_str("VPCEPADMIN_EDIT_VERSION_MAX_AGE", str(12 * 3600)))
+# A change request waiting for a second person's approval expires after this many seconds (24 h).
+APPROVAL_MAX_AGE = int(env_str("VPCEPADMIN_APPROVAL_MAX_AGE", str(24 * 3600)))
 
 # --- audit: anchors, retention ---
 # Anchors are (sequence, hash, time) lines signed with HMAC-SHA256 under a key that lives only in the

@@ -25,6 +25,7 @@ urlpatterns = [
     path("credentials/<int:pk>/services/", include("vpcepadmin.endpoints.urls")),
     path("connections/pending/", pending_views.pending_list, name="pending"),
     path("connections/pending/<int:pk>/", pending_views.pending_account, name="pending_account"),
+    path("approvals/", include("vpcepadmin.endpoints.approval_urls")),
     path("audit/", include("vpcepadmin.audit.urls")),
     path("lockouts/", lockout_views.lockout_list, name="lockouts"),
     path("lockouts/unlock/", lockout_views.lockout_unlock, name="lockouts_unlock"),

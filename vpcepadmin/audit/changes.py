@@ -64,6 +64,7 @@ ACCOUNT_LABELS = {
     "iam_endpoint": "IAM endpoint override",
     "environment": "Environment",
     "colour": "Colour",
+    "requires_approval": "Changes need a second person's approval",
     "secret_status": "Secret",
 }
 
@@ -114,7 +115,7 @@ def record_changes(record: AuditRecord) -> list[FieldChange]:
 
 def changes_of(action: str, before: Any, request_body: Any, after: Any) -> list[FieldChange]:
     """``before`` is the state the change started from (``state_before``)."""
-    if action == Action.MODIFY_ENDPOINT_SERVICE:
+    if action in (Action.MODIFY_ENDPOINT_SERVICE, Action.REQUEST_CHANGE):
         return _service_changes(before, request_body)
     if action in ACCOUNT_ACTIONS:
         return _account_changes(before, after)
@@ -127,6 +128,14 @@ def changes_of(action: str, before: Any, request_body: Any, after: Any) -> list[
     return []
 
 
+# The steps of a change request after it was made, as its records' summaries say them.
+REQUEST_STEPS: dict[str, str] = {
+    Action.APPROVE_REQUEST: "approved",
+    Action.REJECT_REQUEST: "rejected",
+    Action.WITHDRAW_REQUEST: "withdrawn",
+    Action.EXPIRE_REQUEST: "expired",
+    Action.STALE_REQUEST: "stale: the service changed since it was reviewed",
+}
 OBSERVED_PARTS = ("connections", "whitelist")  # parts of a service observed besides the service
 
 
@@ -348,6 +357,10 @@ def _summary(action: str, after: Any, changes: list[FieldChange]) -> str:
     if action in CONNECTION_ACTIONS and changes:
         status = changes[0]
         return f"{status.label.lower()}: {status.before or '?'} → {status.after}"
+    if action in REQUEST_STEPS:
+        step = after if isinstance(after, dict) else {}
+        comment = f": {step['comment']}" if step.get("comment") else ""
+        return f"request #{step.get('request', '?')} {REQUEST_STEPS[action]}{comment}"
     if action == Action.OBSERVATION_BASELINE:
         seen = after if isinstance(after, dict) else {}
         return f"baseline: {seen.get('services', '?')} services observed"

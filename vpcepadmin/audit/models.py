@@ -43,6 +43,13 @@ class Action(models.TextChoices):
     REJECT_CONNECTION = "reject_connection", "Reject connection"
     ADD_WHITELIST_ENTRY = "add_whitelist_entry", "Add whitelist entry"
     REMOVE_WHITELIST_ENTRY = "remove_whitelist_entry", "Remove whitelist entry"
+    # Four eyes: a change request's steps (``endpoints.approvals``).
+    REQUEST_CHANGE = "request_change", "Change requested"
+    APPROVE_REQUEST = "approve_request", "Change request approved"
+    REJECT_REQUEST = "reject_request", "Change request rejected"
+    WITHDRAW_REQUEST = "withdraw_request", "Change request withdrawn"
+    EXPIRE_REQUEST = "expire_request", "Change request expired"
+    STALE_REQUEST = "stale_request", "Change request stale"
     # Changes made outside the dashboard, observed in the cloud (``manage.py observe_cloud``).
     OBSERVED_CHANGE = "observed_change", "Observed change"
     OBSERVED_NEW_SERVICE = "observed_new_service", "Observed new service"

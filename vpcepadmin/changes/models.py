@@ -9,6 +9,7 @@ recorded, how long it took, or why it could not read the account.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from vpcepadmin.credentials.models import CloudCredential
@@ -57,3 +58,46 @@ class ObservationRun(models.Model):
 
     def __str__(self) -> str:
         return f"observation of {self.credential_id} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class RequestStatus(models.TextChoices):
+    OPEN = "open", "Waiting for approval"
+    APPLIED = "applied", "Approved and applied"
+    NOT_APPLIED = "not_applied", "Approved, not applied"
+    REJECTED = "rejected", "Rejected"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    EXPIRED = "expired", "Expired"
+    STALE = "stale", "Stale: the service changed"
+
+
+class ChangeRequest(models.Model):
+    """A reviewed change on an account whose changes need a second person's approval: exactly the
+    values the author reviewed, why, and the version of the service they reviewed it against.
+    Nothing is sent until another operator approves it (``endpoints.approvals``)."""
+
+    credential = models.ForeignKey(CloudCredential, on_delete=models.CASCADE, related_name="change_requests")
+    service_id = models.CharField(max_length=64)
+    service_name = models.CharField(max_length=128, blank=True)
+    values = models.JSONField()  # the reviewed editable values
+    body = models.JSONField()  # the exact PUT the approval sends
+    version = models.JSONField()  # what the author's form was loaded from (original values, fingerprint, …)
+    reason = models.CharField(max_length=200)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    author_username = models.CharField(max_length=150)
+    created_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=RequestStatus.choices, default=RequestStatus.OPEN)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_by_username = models.CharField(max_length=150, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    comment = models.CharField(max_length=200, blank=True)
+    message = models.CharField(max_length=500, blank=True)  # what the approval's apply said
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "created_at"], name="request_status_created")]
+
+    def __str__(self) -> str:
+        return f"request #{self.pk} for {self.service_id}"

@@ -9,7 +9,7 @@ from crispy_forms.layout import Fieldset, Layout
 from django import forms
 
 from vpcepadmin.cloud.regions import CLOUD_CHOICES, REGIONS
-from vpcepadmin.credentials.models import AuthMethod, CloudCredential
+from vpcepadmin.credentials.models import AuthMethod, CloudCredential, Environment
 from vpcepadmin.credentials.validators import validate_endpoint_override
 
 IDENTITY_FIELDS = (
@@ -52,6 +52,7 @@ class CloudCredentialForm(forms.ModelForm[CloudCredential]):
             "name",
             "environment",
             "colour",
+            "requires_approval",
             "cloud",
             "region",
             "project_id",
@@ -84,7 +85,7 @@ class CloudCredentialForm(forms.ModelForm[CloudCredential]):
         self.helper.form_tag = False
         self.helper.disable_csrf = True  # the page's <form> has its token
         self.helper.layout = Layout(
-            Fieldset("Account", "name", "environment", "colour"),
+            Fieldset("Account", "name", "environment", "colour", "requires_approval"),
             Fieldset("Cloud", "cloud", "region", "project_id"),
             Fieldset(
                 "Sign-in",
@@ -111,6 +112,8 @@ class CloudCredentialForm(forms.ModelForm[CloudCredential]):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        if not self.editing and data.get("environment") == Environment.PRODUCTION:
+            data["requires_approval"] = True  # a new production account starts with four eyes on
         cloud, region = data.get("cloud"), data.get("region")
         if cloud and region and region not in REGIONS.get(cloud, []):
             self.add_error("region", "This region does not belong to the chosen cloud.")

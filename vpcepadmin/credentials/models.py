@@ -60,6 +60,12 @@ class CloudCredential(models.Model):
         max_length=16, choices=Environment.choices, default=Environment.DEVELOPMENT
     )
     colour = models.CharField(max_length=16, choices=Colour.choices, default=Colour.BLUE)
+    requires_approval = models.BooleanField(
+        "changes need a second person's approval",
+        default=False,
+        help_text="A change reviewed on this account is a request; another operator approves and applies it. "
+        "On by default for production accounts.",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -34,6 +34,7 @@ SNAPSHOT_FIELDS = (
     "iam_endpoint",
     "environment",
     "colour",
+    "requires_approval",
 )
 SUCCESS_STAMP_INTERVAL = timedelta(minutes=1)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
@@ -17,6 +18,7 @@ from vpcepadmin.audit.recorder import context_from
 from vpcepadmin.cloud.editable import editable_values, merge_onto
 from vpcepadmin.cloud.types import DEFAULT_PROTOCOL
 from vpcepadmin.credentials.models import CloudCredential
+from vpcepadmin.endpoints.approvals import request_change
 from vpcepadmin.endpoints.edit_forms import MAX_MAPPINGS, EditForms, EditShape, ReasonForm, rows_from_post
 from vpcepadmin.endpoints.modify import (
     EditRequest,
@@ -55,8 +57,12 @@ def service_edit(request: HttpRequest, pk: int, service_id: str) -> HttpResponse
         return _page(request, credential, EDIT_PAGE, version=version, problem=refusal)
     if action == "rebase":
         return _rebase(request, credential, version)
+    if action == "apply" and credential.requires_approval:
+        raise PermissionDenied("This account's changes need a second person's approval: request it.")
     if action == "apply":
         return _apply(request, credential, version)
+    if action == "request" and credential.requires_approval:
+        return _request(request, credential, version)
     if action == "review":
         return _review(request, credential, version)
     if action == "edit":
@@ -180,6 +186,27 @@ def _apply(request: HttpRequest, credential: CloudCredential, version: Version) 
         forms.add_cloud_error(result.error)
     messages.error(request, result.message)
     return _page(request, credential, EDIT_PAGE, forms=forms, version=version, result=result)
+
+
+def _request(request: HttpRequest, credential: CloudCredential, version: Version) -> HttpResponse:
+    """On an account whose changes need approval: keep exactly what was reviewed as a request."""
+    reviewed = read_review(request.POST.get("reviewed", ""), version)
+    if reviewed is None:
+        return _stale(request, credential, version.service_id)
+    reason = ReasonForm(request.POST)
+    if not reason.is_valid():
+        return _review_page(request, credential, version, reviewed, reason)
+    name = str(reviewed.values.get("service_name") or version.original.get("service_name") or "")
+    change = request_change(
+        credential,
+        version,
+        reviewed.values,
+        reason.cleaned_data["reason"].strip(),
+        context_from(request),
+        name,
+    )
+    messages.success(request, "Your change is waiting for another operator's approval. Nothing was sent yet.")
+    return redirect("approvals:detail", pk=change.pk)
 
 
 def _rebase(request: HttpRequest, credential: CloudCredential, version: Version) -> HttpResponse:

@@ -94,7 +94,7 @@ class PendingQueue:
 def accounts() -> list[CloudCredential]:
     """Every stored account (one query); notes their count keys for the badge (``known_total``)."""
     credentials = list(CloudCredential.objects.all())
-    _cache_call(lambda: cache.set(ACCOUNTS_KEY, [_count_key(c) for c in credentials], ACCOUNTS_SECONDS))
+    cache_call(lambda: cache.set(ACCOUNTS_KEY, [_count_key(c) for c in credentials], ACCOUNTS_SECONDS))
     return credentials
 
 
@@ -102,7 +102,7 @@ def pending_queue(credential: CloudCredential, *, refresh: bool = False) -> Pend
     """The account's pending connections, oldest first: from the cache when read less than
     ``CACHE_SECONDS`` ago (unless ``refresh``), else from the cloud (and then cached)."""
     if not refresh:
-        cached = _from_cache(_cache_call(lambda: cache.get(_queue_key(credential))))
+        cached = _from_cache(cache_call(lambda: cache.get(_queue_key(credential))))
         if cached is not None:
             return cached
     queue = _read(credential)
@@ -113,10 +113,10 @@ def pending_queue(credential: CloudCredential, *, refresh: bool = False) -> Pend
 
 def known_total() -> int | None:
     """The pending connections of the accounts read in the last ``CACHE_SECONDS`` (None: none was)."""
-    keys = _cache_call(lambda: cache.get(ACCOUNTS_KEY))
+    keys = cache_call(lambda: cache.get(ACCOUNTS_KEY))
     if not isinstance(keys, list) or not keys:
         return None
-    entries = _cache_call(lambda: cache.get_many(keys)) or {}
+    entries = cache_call(lambda: cache.get_many(keys)) or {}
     counts = [entry[0] for entry in entries.values() if _fresh_count(entry)]
     return sum(counts) if counts else None
 
@@ -175,7 +175,7 @@ def forget(credential: CloudCredential) -> None:
     """Drop the account's cached queue and count: a connection of it was just accepted or rejected
     here, so the next look reads the cloud instead of showing it as still waiting."""
     keys = [_queue_key(credential), _count_key(credential)]
-    _cache_call(lambda: cache.delete_many(keys))
+    cache_call(lambda: cache.delete_many(keys))
 
 
 def _queue_key(credential: CloudCredential) -> str:
@@ -208,14 +208,14 @@ def _remember(credential: CloudCredential, queue: PendingQueue) -> None:
     }
     count_key = _count_key(credential)
     values = {_queue_key(credential): entry, count_key: [len(queue.connections), read_at]}
-    _cache_call(lambda: cache.set_many(values, CACHE_SECONDS))
+    cache_call(lambda: cache.set_many(values, CACHE_SECONDS))
     # The list is made by ``accounts()``; an account opened by itself before that (or added, or
     # edited since) joins it here.
-    keys = _cache_call(lambda: cache.get(ACCOUNTS_KEY))
+    keys = cache_call(lambda: cache.get(ACCOUNTS_KEY))
     if keys is None:
-        _cache_call(lambda: cache.add(ACCOUNTS_KEY, [count_key], ACCOUNTS_SECONDS))
+        cache_call(lambda: cache.add(ACCOUNTS_KEY, [count_key], ACCOUNTS_SECONDS))
     elif isinstance(keys, list) and count_key not in keys:
-        _cache_call(lambda: cache.set(ACCOUNTS_KEY, [*keys, count_key], ACCOUNTS_SECONDS))
+        cache_call(lambda: cache.set(ACCOUNTS_KEY, [*keys, count_key], ACCOUNTS_SECONDS))
 
 
 def _from_cache(entry: Any) -> PendingQueue | None:
@@ -256,7 +256,7 @@ def _recent(read_at: Any) -> bool:
     return timedelta(0) <= age < timedelta(seconds=CACHE_SECONDS)
 
 
-def _cache_call(call: Callable[[], T]) -> T | None:
+def cache_call(call: Callable[[], T]) -> T | None:
     """``call`` on the shared cache, or None while the cache fails (noted once, as for tokens)."""
     if not TOKEN_CACHE.usable():
         return None
