@@ -156,16 +156,27 @@ def _back_to_edit(request: HttpRequest, credential: CloudCredential, version: Ve
     return _page(request, credential, EDIT_PAGE, forms=forms, version=version)
 
 
-def _apply(request: HttpRequest, credential: CloudCredential, version: Version) -> HttpResponse:
-    """Apply exactly what was reviewed (signed at the review, so nothing can change in between)."""
+def _confirmed(
+    request: HttpRequest, credential: CloudCredential, version: Version
+) -> tuple[Reviewed, str] | HttpResponse:
+    """What the review step signed, and the reason given for it; or the page that says why not."""
     reviewed = read_review(request.POST.get("reviewed", ""), version)
     if reviewed is None:
         return _stale(request, credential, version.service_id)
     reason = ReasonForm(request.POST)
     if not reason.is_valid():
         return _review_page(request, credential, version, reviewed, reason)
+    return reviewed, reason.cleaned_data["reason"].strip()
+
+
+def _apply(request: HttpRequest, credential: CloudCredential, version: Version) -> HttpResponse:
+    """Apply exactly what was reviewed (signed at the review, so nothing can change in between)."""
+    confirmed = _confirmed(request, credential, version)
+    if isinstance(confirmed, HttpResponse):
+        return confirmed
+    reviewed, why = confirmed
     restored_from = restored_record(reviewed.restored_from, credential, version.service_id)
-    edit = EditRequest(reviewed.values, reason.cleaned_data["reason"].strip(), restored_from)
+    edit = EditRequest(reviewed.values, why, restored_from)
     result = modify_endpoint_service(credential, version.service_id, version, edit, context_from(request))
     if result.succeeded or result.outcome == "no_change":
         (messages.success if result.succeeded else messages.info)(request, result.message)
@@ -190,21 +201,12 @@ def _apply(request: HttpRequest, credential: CloudCredential, version: Version) 
 
 def _request(request: HttpRequest, credential: CloudCredential, version: Version) -> HttpResponse:
     """On an account whose changes need approval: keep exactly what was reviewed as a request."""
-    reviewed = read_review(request.POST.get("reviewed", ""), version)
-    if reviewed is None:
-        return _stale(request, credential, version.service_id)
-    reason = ReasonForm(request.POST)
-    if not reason.is_valid():
-        return _review_page(request, credential, version, reviewed, reason)
+    confirmed = _confirmed(request, credential, version)
+    if isinstance(confirmed, HttpResponse):
+        return confirmed
+    reviewed, why = confirmed
     name = str(reviewed.values.get("service_name") or version.original.get("service_name") or "")
-    change = request_change(
-        credential,
-        version,
-        reviewed.values,
-        reason.cleaned_data["reason"].strip(),
-        context_from(request),
-        name,
-    )
+    change = request_change(credential, version, reviewed.values, why, context_from(request), name)
     messages.success(request, "Your change is waiting for another operator's approval. Nothing was sent yet.")
     return redirect("approvals:detail", pk=change.pk)
 
