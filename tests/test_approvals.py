@@ -80,8 +80,16 @@ def test_a_request_sends_nothing_and_another_operator_applies_exactly_it(people,
     assert (change.status, change.decided_by_username) == (RequestStatus.APPLIED, "bob")
     applied = AuditRecord.objects.get(action=Action.MODIFY_ENDPOINT_SERVICE, outcome=Outcome.APPLIED)
     assert applied.actor_username == "bob"
-    assert "requested by alice" in applied.reason and "approved by bob: checked with alice" in applied.reason
-    assert AuditRecord.objects.filter(action=Action.APPROVE_REQUEST, actor_username="bob").exists()
+    assert applied.reason == f"Request #{change.pk} by alice, approved by bob: OPS-7 rotate"
+    approval = AuditRecord.objects.get(action=Action.APPROVE_REQUEST)
+    assert (approval.actor_username, approval.reason, approval.outcome) == (
+        "bob",
+        "checked with alice",
+        Outcome.RECORDED,
+    )
+    # The request's page lists exactly its own records: requested, approved, the attempt and its outcome.
+    page = people["bob"].get(f"/approvals/{change.pk}/").content.decode()
+    assert page.count("Change request approved") == 1 and page.count("Modify endpoint service") == 2
     # Nobody can approve it twice.
     _decide(people["bob"], change, "approve")
     assert len(_puts(simulator)) == 1
@@ -172,3 +180,51 @@ def test_a_new_production_account_starts_with_four_eyes_on(admin_client, simulat
     admin_client.post("/credentials/new/", data)
     created = CloudCredential.objects.filter(name="prod via form").first()
     assert created is not None and created.requires_approval
+
+
+def test_a_long_reason_never_pushes_the_names_out_of_the_record(people, guarded, simulator) -> None:
+    service_id = simulator.seed["endpoint_services"][0]["id"]
+    editor = Editor(people["alice"], guarded.pk, service_id)
+    editor.load()
+    editor.submit("review", description="long reason")
+    editor.submit("request", reason="x" * 200, description="long reason")
+    change = ChangeRequest.objects.latest("pk")
+    _decide(people["bob"], change, "approve")
+    applied = AuditRecord.objects.get(action=Action.MODIFY_ENDPOINT_SERVICE, outcome=Outcome.APPLIED)
+    assert applied.reason.startswith(f"Request #{change.pk} by alice, approved by bob: xxx")
+
+
+def test_another_stored_account_of_the_project_cannot_skip_four_eyes(people, guarded, simulator) -> None:
+    from tests.dashboard import make_account
+
+    second = make_account(simulator.url, name="same project, no setting")
+    assert not second.requires_approval and second.four_eyes()
+    editor = Editor(people["alice"], second.pk, simulator.seed["endpoint_services"][0]["id"])
+    editor.load()
+    review = editor.submit("review", description="side door")
+    assert "Request approval" in review.content.decode()
+    assert editor.submit("apply", reason="r", description="side door").status_code == 403
+    assert _puts(simulator) == []
+
+
+def test_an_answer_that_proves_nothing_leaves_the_request_unknown_not_failed(
+    people, guarded, simulator, settings
+) -> None:
+    settings.CLOUD_READ_TIMEOUT = 1.0
+    service_id = simulator.seed["endpoint_services"][0]["id"]
+    change = _request(people["alice"], guarded, service_id)
+    simulator.add_fault(match=PUT, action="apply_then_timeout", seconds=3, count=1)
+    simulator.add_fault(
+        match={"method": "GET", "path": service_id}, action="status", status=500, skip=1, count=5
+    )
+    _decide(people["bob"], change, "approve")
+    change.refresh_from_db()
+    assert change.status == RequestStatus.UNKNOWN and len(_puts(simulator)) == 1
+
+
+def test_a_request_past_its_age_is_not_offered_for_approval(people, guarded, simulator, settings) -> None:
+    change = _request(people["alice"], guarded, simulator.seed["endpoint_services"][0]["id"])
+    too_old = timezone.now() - timedelta(seconds=settings.APPROVAL_MAX_AGE + 5)
+    ChangeRequest.objects.filter(pk=change.pk).update(created_at=too_old)
+    page = people["bob"].get(f"/approvals/{change.pk}/").content.decode()
+    assert "Approve and apply" not in page and "Expired" in page

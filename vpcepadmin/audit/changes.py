@@ -135,6 +135,7 @@ REQUEST_STEPS: dict[str, str] = {
     Action.WITHDRAW_REQUEST: "withdrawn",
     Action.EXPIRE_REQUEST: "expired",
     Action.STALE_REQUEST: "stale: the service changed since it was reviewed",
+    Action.REQUEST_NOT_APPLIED: "approved but not applied",
 }
 OBSERVED_PARTS = ("connections", "whitelist")  # parts of a service observed besides the service
 
@@ -359,7 +360,12 @@ def _summary(action: str, after: Any, changes: list[FieldChange]) -> str:
         return f"{status.label.lower()}: {status.before or '?'} → {status.after}"
     if action in REQUEST_STEPS:
         step = after if isinstance(after, dict) else {}
-        comment = f": {step['comment']}" if step.get("comment") else ""
+        said = (
+            step.get("comment")
+            if action in (Action.APPROVE_REQUEST, Action.REJECT_REQUEST)
+            else step.get("why")
+        )
+        comment = f": {said}" if said else ""
         return f"request #{step.get('request', '?')} {REQUEST_STEPS[action]}{comment}"
     if action == Action.OBSERVATION_BASELINE:
         seen = after if isinstance(after, dict) else {}

@@ -50,6 +50,7 @@ class Action(models.TextChoices):
     WITHDRAW_REQUEST = "withdraw_request", "Change request withdrawn"
     EXPIRE_REQUEST = "expire_request", "Change request expired"
     STALE_REQUEST = "stale_request", "Change request stale"
+    REQUEST_NOT_APPLIED = "request_not_applied", "Change request not applied"
     # Changes made outside the dashboard, observed in the cloud (``manage.py observe_cloud``).
     OBSERVED_CHANGE = "observed_change", "Observed change"
     OBSERVED_NEW_SERVICE = "observed_new_service", "Observed new service"

@@ -62,8 +62,10 @@ class ObservationRun(models.Model):
 
 class RequestStatus(models.TextChoices):
     OPEN = "open", "Waiting for approval"
+    APPROVED = "approved", "Approved: being applied"
     APPLIED = "applied", "Approved and applied"
     NOT_APPLIED = "not_applied", "Approved, not applied"
+    UNKNOWN = "unknown", "Approved: outcome not known yet (see the audit log)"
     REJECTED = "rejected", "Rejected"
     WITHDRAWN = "withdrawn", "Withdrawn"
     EXPIRED = "expired", "Expired"
@@ -95,6 +97,10 @@ class ChangeRequest(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     comment = models.CharField(max_length=200, blank=True)
     message = models.CharField(max_length=500, blank=True)  # what the approval's apply said
+    restored_from = models.ForeignKey(
+        "audit.AuditRecord", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )  # the record whose values the request restores
+    request_ids = models.JSONField(default=list)  # the web requests of its steps: its records carry them
 
     class Meta:
         indexes = [models.Index(fields=["status", "created_at"], name="request_status_created")]

@@ -63,8 +63,8 @@ class CloudCredential(models.Model):
     requires_approval = models.BooleanField(
         "changes need a second person's approval",
         default=False,
-        help_text="A change reviewed on this account is a request; another operator approves and applies it. "
-        "On by default for production accounts.",
+        help_text="A service edit reviewed on this account (or on any account of the same project) is a "
+        "request; another operator approves and applies it. On by default for production accounts.",
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(
@@ -94,6 +94,16 @@ class CloudCredential(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def four_eyes(self) -> bool:
+        """Whether service edits through this account need a second person's approval: its own
+        setting, or that of any stored account of the same project (one target, many accounts)."""
+        if self.requires_approval:
+            return True
+        siblings = CloudCredential.objects.filter(
+            cloud=self.cloud, region=self.region, project_id=self.project_id
+        )
+        return siblings.filter(requires_approval=True).exists()
 
     # --- the secret -----------------------------------------------------------------------------------
     def set_secret(self, plaintext: str) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -60,22 +61,23 @@ def request_change(
     reason: str,
     context: recorder.Context,
     service_name: str = "",
+    restored_from: AuditRecord | None = None,
 ) -> ChangeRequest:
-    """Keep a reviewed change as a request (nothing is sent) and record that it was made."""
+    """Keep a reviewed change as a request (nothing is sent) and record that it was made, together."""
     body = ServiceChanges.between(version.original, values).to_api()
     author = context.actor
     username = author.get_username() if author is not None and author.is_authenticated else ""
     author_pk = author.pk if username and author is not None else None
-    request = ChangeRequest.objects.create(
-        credential=credential, service_id=version.service_id, service_name=service_name, values=values, body=body,
-        version=_version_data(version), reason=reason, author_id=author_pk, author_username=username,
-        created_at=timezone.now(),
-    )  # fmt: skip
-    recorder.append(
-        _step(
-            request, Action.REQUEST_CHANGE, context, reason=reason, before=version.original, request_body=body
-        )
-    )
+    with transaction.atomic():
+        request = ChangeRequest.objects.create(
+            credential=credential, service_id=version.service_id, service_name=service_name, values=values,
+            body=body, version=_version_data(version), reason=reason, author_id=author_pk,
+            author_username=username, created_at=timezone.now(), restored_from=restored_from,
+            request_ids=[context.request_id] if context.request_id else [],
+        )  # fmt: skip
+        step = _step(request, Action.REQUEST_CHANGE, context, reason=reason, before=version.original)
+        step.request_body, step.after = body, {"request": request.pk}
+        recorder.append(step)
     _counts_changed()
     return request
 
@@ -109,11 +111,8 @@ def expire_old() -> int:
     for request in ChangeRequest.objects.filter(
         status=RequestStatus.OPEN, created_at__lt=timezone.now() - max_age()
     ):
-        if _decide(request, RequestStatus.EXPIRED, None, ""):
-            recorder.append(_step(request, Action.EXPIRE_REQUEST, recorder.Context(), after=_after(request)))
+        if _decide(request, RequestStatus.EXPIRED, recorder.Context(), "", Action.EXPIRE_REQUEST):
             expired += 1
-    if expired:
-        _counts_changed()
     return expired
 
 
@@ -122,24 +121,29 @@ def approve(request: ChangeRequest, comment: str, context: recorder.Context) -> 
     refusal = _refusal(request, context.actor, approving=True)
     if refusal:
         return Decision(False, refusal)
-    if not _decide(request, RequestStatus.APPLIED, context.actor, comment):
+    version = _version(request)
+    if ServiceChanges.between(version.original, request.values).to_api() != request.body:
+        return Decision(
+            False, "The request's values no longer make the body that was reviewed. Nothing was sent."
+        )
+    if not _decide(request, RequestStatus.APPROVED, context, comment, Action.APPROVE_REQUEST):
         return Decision(False, "Somebody decided on this request at the same moment. Nothing was sent.")
-    recorder.append(_step(request, Action.APPROVE_REQUEST, context, reason=comment, after=_after(request)))
-    approver = request.decided_by_username
-    reason = f"{request.reason} — requested by {request.author_username} (request #{request.pk})"
-    reason += f", approved by {approver}"
-    if comment:
-        reason += f": {comment}"
-    edit = EditRequest(request.values, reason[:200])
-    result = modify_endpoint_service(request.credential, request.service_id, _version(request), edit, context)
+    # The names first: whatever the author wrote, the record of the change names both people.
+    names = f"Request #{request.pk} by {request.author_username}, approved by {request.decided_by_username}"
+    edit = EditRequest(request.values, f"{names}: {request.reason}"[:200], request.restored_from)
+    result = modify_endpoint_service(
+        request.credential, request.service_id, version, edit, context, approved=True
+    )
     if result.outcome == Outcome.CONFLICT:
-        _settle(request, RequestStatus.STALE, result.message)
-        recorder.append(_step(request, Action.STALE_REQUEST, context, after=_after(request)))
-        message = "The service changed since the request was reviewed: nothing was sent. The author can edit it again."
-        _counts_changed()
-        return Decision(False, message, result)
-    _settle(request, RequestStatus.APPLIED if result.succeeded else RequestStatus.NOT_APPLIED, result.message)
-    _counts_changed()
+        _settle(request, RequestStatus.STALE, result.message, Action.STALE_REQUEST, context)
+        return Decision(False, "The service changed since the request was reviewed: nothing was sent. "
+                        "The author can edit it again.", result)  # fmt: skip
+    if result.succeeded:
+        _settle(request, RequestStatus.APPLIED, result.message)
+    elif result.outcome in (Outcome.UNKNOWN, Outcome.UNDETERMINED):
+        _settle(request, RequestStatus.UNKNOWN, result.message)  # its attempt's records tell the rest
+    else:
+        _settle(request, RequestStatus.NOT_APPLIED, result.message, Action.REQUEST_NOT_APPLIED, context)
     return Decision(result.succeeded, result.message, result)
 
 
@@ -147,10 +151,8 @@ def reject(request: ChangeRequest, comment: str, context: recorder.Context) -> D
     refusal = _refusal(request, context.actor, approving=True)
     if refusal:
         return Decision(False, refusal)
-    if not _decide(request, RequestStatus.REJECTED, context.actor, comment):
+    if not _decide(request, RequestStatus.REJECTED, context, comment, Action.REJECT_REQUEST):
         return Decision(False, "Somebody decided on this request at the same moment.")
-    recorder.append(_step(request, Action.REJECT_REQUEST, context, reason=comment, after=_after(request)))
-    _counts_changed()
     return Decision(True, "The request was rejected. Nothing was sent.")
 
 
@@ -158,10 +160,8 @@ def withdraw(request: ChangeRequest, context: recorder.Context) -> Decision:
     refusal = _refusal(request, context.actor, approving=False)
     if refusal:
         return Decision(False, refusal)
-    if not _decide(request, RequestStatus.WITHDRAWN, context.actor, ""):
+    if not _decide(request, RequestStatus.WITHDRAWN, context, "", Action.WITHDRAW_REQUEST):
         return Decision(False, "Somebody decided on this request at the same moment.")
-    recorder.append(_step(request, Action.WITHDRAW_REQUEST, context, after=_after(request)))
-    _counts_changed()
     return Decision(True, "The request was withdrawn. Nothing was sent.")
 
 
@@ -183,38 +183,66 @@ def _refusal(request: ChangeRequest, user: User | None, *, approving: bool) -> s
     return ""
 
 
-def _decide(request: ChangeRequest, status: str, user: User | None, comment: str) -> bool:
-    """Move an open request to ``status`` unless somebody else moved it first (one UPDATE)."""
+def _decide(
+    request: ChangeRequest, status: str, context: recorder.Context, comment: str, action: str
+) -> bool:
+    """Move an open request to ``status`` unless somebody else moved it first (one conditional
+    UPDATE), and record the step in the same transaction."""
+    user = context.actor
     username = user.get_username() if user is not None and user.is_authenticated else ""
-    now = timezone.now()
-    moved = ChangeRequest.objects.filter(pk=request.pk, status=RequestStatus.OPEN).update(
-        status=status, decided_by_id=user.pk if username and user is not None else None,
-        decided_by_username=username or "system",
-        decided_at=now, comment=comment,
-    )  # fmt: skip
-    request.refresh_from_db()
+    with transaction.atomic():
+        moved = ChangeRequest.objects.filter(pk=request.pk, status=RequestStatus.OPEN).update(
+            status=status, decided_by_id=user.pk if username and user is not None else None,
+            decided_by_username=username or "system", decided_at=timezone.now(), comment=comment,
+        )  # fmt: skip
+        request.refresh_from_db()
+        if moved == 1:
+            _note_request_id(request, context)
+            recorder.append(_step(request, action, context, reason=comment, after=_after(request)))
+    _counts_changed()
     return moved == 1
 
 
-def _settle(request: ChangeRequest, status: str, message: str) -> None:
-    ChangeRequest.objects.filter(pk=request.pk).update(status=status, message=message[:500])
-    request.refresh_from_db()
+def _settle(
+    request: ChangeRequest,
+    status: str,
+    message: str,
+    action: str = "",
+    context: recorder.Context | None = None,
+) -> None:
+    """The approved request's end (applied, not applied, stale, unknown), with its step record
+    when it has one of its own (an applied change's records are the pipeline's)."""
+    with transaction.atomic():
+        ChangeRequest.objects.filter(pk=request.pk).update(status=status, message=message[:500])
+        request.refresh_from_db()
+        if action:
+            step = _step(request, action, context or recorder.Context(), after=_after(request, why=message))
+            recorder.append(step)
+    _counts_changed()
+
+
+def _note_request_id(request: ChangeRequest, context: recorder.Context) -> None:
+    if context.request_id and context.request_id not in request.request_ids:
+        request.request_ids = [*request.request_ids, context.request_id]
+        ChangeRequest.objects.filter(pk=request.pk).update(request_ids=request.request_ids)
 
 
 def _counts_changed() -> None:
     cache_call(lambda: cache.delete(OPEN_COUNT_KEY))
 
 
-def _after(request: ChangeRequest) -> dict[str, Any]:
+def _after(request: ChangeRequest, why: str = "") -> dict[str, Any]:
     step = {"request": request.pk, "status": request.status, "author": request.author_username}
     if request.comment:
         step["comment"] = request.comment
+    if why:
+        step["why"] = why[:300]
     return step
 
 
 def _step(request: ChangeRequest, action: str, context: recorder.Context, **fields: Any) -> recorder.Entry:
     return recorder.Entry(
-        action=action, target_type=TargetType.ENDPOINT_SERVICE, outcome=Outcome.APPLIED, context=context,
+        action=action, target_type=TargetType.ENDPOINT_SERVICE, outcome=Outcome.RECORDED, context=context,
         credential=request.credential, target_id=request.service_id,
         target_name=request.service_name or request.service_id, **fields,
     )  # fmt: skip
@@ -236,8 +264,9 @@ def _version(request: ChangeRequest) -> Version:
 
 
 def records_of(request: ChangeRequest) -> QuerySet[AuditRecord]:
-    """The audit records of a request's steps and of the change its approval made."""
+    """The audit records of a request: its steps and the change its approval made (the web requests
+    of its steps, on its service)."""
     return AuditRecord.objects.filter(
-        target_type=TargetType.ENDPOINT_SERVICE, target_id=request.service_id,
-        project_id=request.credential.project_id, created_at__gte=request.created_at,
+        request_id__in=request.request_ids or ["-"], target_id=request.service_id,
+        project_id=request.credential.project_id,
     ).order_by("seq")  # fmt: skip

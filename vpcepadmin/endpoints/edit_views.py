@@ -57,11 +57,12 @@ def service_edit(request: HttpRequest, pk: int, service_id: str) -> HttpResponse
         return _page(request, credential, EDIT_PAGE, version=version, problem=refusal)
     if action == "rebase":
         return _rebase(request, credential, version)
-    if action == "apply" and credential.requires_approval:
+    four_eyes = action in ("apply", "request") and credential.four_eyes()
+    if action == "apply" and four_eyes:
         raise PermissionDenied("This account's changes need a second person's approval: request it.")
     if action == "apply":
         return _apply(request, credential, version)
-    if action == "request" and credential.requires_approval:
+    if action == "request" and four_eyes:
         return _request(request, credential, version)
     if action == "review":
         return _review(request, credential, version)
@@ -142,6 +143,7 @@ def _review_page(
         "reviewed_token": sign_review(version, reviewed.values, reviewed.restored_from),
         "reason_form": reason,
         "name": reviewed.values.get("service_name") or version.service_id,
+        "four_eyes": credential.four_eyes(),
     }
     return _page(request, credential, "endpoints/review.html", **context)
 
@@ -206,7 +208,10 @@ def _request(request: HttpRequest, credential: CloudCredential, version: Version
         return confirmed
     reviewed, why = confirmed
     name = str(reviewed.values.get("service_name") or version.original.get("service_name") or "")
-    change = request_change(credential, version, reviewed.values, why, context_from(request), name)
+    restored_from = restored_record(reviewed.restored_from, credential, version.service_id)
+    change = request_change(
+        credential, version, reviewed.values, why, context_from(request), name, restored_from
+    )
     messages.success(request, "Your change is waiting for another operator's approval. Nothing was sent yet.")
     return redirect("approvals:detail", pk=change.pk)
 

@@ -122,10 +122,16 @@ def modify_endpoint_service(
     version: Version,
     request: EditRequest,
     context: recorder.Context,
+    approved: bool = False,
 ) -> ApplyResult:
     """Apply one reviewed change (design.md §2 step 5) through the change pipeline: one GET and at
     most one PUT (one more GET when the answer is lost, and a GET again after waiting for another
     change to the service)."""
+    if credential.four_eyes() and not approved:
+        # Four eyes is a stage of the pipeline, not only of a page: no caller sends such a change alone.
+        return ApplyResult(
+            "needs_approval", "This account's changes need a second person's approval. Nothing was sent."
+        )
     result = apply_change(credential, ServiceEdit(service_id, version, request), context)
     outcome = "not_editable" if result.outcome == "refused" else result.outcome
     service = result.value if result.succeeded else None
