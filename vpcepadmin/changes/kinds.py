@@ -56,9 +56,8 @@ class ServiceUpdate(ChangeKind):
             record_applied(target, state)
 
     @classmethod
-    def catch_up(cls, credential: CloudCredential, target: Target, state: Any) -> None:
-        if isinstance(state, EndpointService):
-            catch_up(credential, target, state)
+    def catch_up(cls, credential: CloudCredential, target: Target, state: Any) -> bool:
+        return catch_up(credential, target, state) if isinstance(state, EndpointService) else True
 
     @classmethod
     def explains(cls, after: Any, state: Any) -> bool:

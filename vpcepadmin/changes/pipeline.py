@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -86,10 +87,11 @@ class ChangeKind(ABC):
         """``state`` as the audit log keeps it (the API's JSON)."""
 
     @classmethod
-    def catch_up(cls, credential: CloudCredential, target: Target, state: Any) -> None:
+    def catch_up(cls, credential: CloudCredential, target: Target, state: Any) -> bool:
         """Before a change of ours is attempted on ``state`` (just read): record what the observer
-        would find different from its snapshot as an outside change first (``snapshots.catch_up``)."""
-        return None
+        would find different from its snapshot as an outside change first (``snapshots.catch_up``).
+        Whether the target is observed at all (True when a kind cannot tell)."""
+        return True
 
     @classmethod
     def explains(cls, after: Any, state: Any) -> bool:
@@ -199,15 +201,27 @@ def apply_change(
             return prepared
         state, body = prepared
         attempt = _entry(credential, change, state, body, context, Outcome.ATTEMPTED)
-        catch_up = functools.partial(change.kind.catch_up, credential, target, state)
-        claimed = claim(target, read_after, attempt, catch_up)
+        watch = _Watch(functools.partial(change.kind.catch_up, credential, target, state))
+        claimed = claim(target, read_after, attempt, watch)
         if isinstance(claimed, AuditRecord):
-            return _send(credential, client, change, state, body, context, claimed)
+            return _send(credential, client, change, state, body, context, claimed, watch.observed)
         if isinstance(claimed, Held) and not _released(claimed.attempt, target, wait_until, budget):
             return _busy(claimed.attempt)
         if time.monotonic() >= wait_until:
             return _busy(open_attempt(target))
         # Another change began or ended since the read: read again (and meet it as a conflict).
+
+
+class _Watch:
+    """Runs a kind's ``catch_up`` as the attempt is claimed and keeps its answer: whether the target
+    is observed (only then does the outcome move its snapshot: no work for a target nobody watches)."""
+
+    def __init__(self, catch_up: Callable[[], bool]) -> None:
+        self.catch_up = catch_up
+        self.observed = True
+
+    def __call__(self) -> None:
+        self.observed = self.catch_up()
 
 
 def _prepare(
@@ -299,8 +313,10 @@ def _send(
     body: dict[str, Any],
     context: recorder.Context,
     attempt: AuditRecord,
+    observed: bool = True,
 ) -> ChangeResult:
-    """The one call of a claimed change, and its outcome."""
+    """The one call of a claimed change, and its outcome (moving the target's snapshot when
+    ``observed``)."""
     started = time.monotonic()
     try:
         result = change.send(client, body)
@@ -314,7 +330,7 @@ def _send(
             attempt, Outcome.APPLIED, context=context, credential=credential, after=change.after(result),
             http_status=result.status, cloud_request_id=result.cloud_request_id, duration_ms=_ms(started),
         ),
-        lambda target: change.kind.observed(target, result.value, body),
+        (lambda target: change.kind.observed(target, result.value, body)) if observed else None,
     )  # fmt: skip
     note_success(credential)
     message = message_for(record.outcome, change.kind.noun)

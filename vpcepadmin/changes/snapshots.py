@@ -75,18 +75,21 @@ def observed_entry(
     )  # fmt: skip
 
 
-def catch_up(credential: CloudCredential, target: Target, state: EndpointService) -> None:
+def catch_up(credential: CloudCredential, target: Target, state: EndpointService) -> bool:
     """Just before a change of ours is attempted on a service read as ``state``: when its snapshot
     (if it is observed) holds another state, that difference was made outside — record it first
     and move the snapshot, so that our outcome's snapshot, which includes it, does not swallow it.
-    In the attempt's transaction."""
+    In the attempt's transaction. Whether the service is observed (has a snapshot)."""
     row = Snapshot.objects.filter(
         cloud=target.cloud, region=target.region, project_id=target.project_id, target_type=SERVICE,
         target_id=target.target_id,
     ).first()  # fmt: skip
-    if row is None or row.fingerprint in (UNSETTLED, fingerprint(state)):
-        return
+    if row is None:
+        return False
+    if row.fingerprint in (UNSETTLED, fingerprint(state)):
+        return True
     recorder.append(observed_entry(credential, Action.OBSERVED_CHANGE, state, row.state))
     row.state, row.fingerprint = state.to_api(), fingerprint(state)
     row.cloud_updated_at, row.observed_at = state.updated_at, timezone.now()
     row.save(update_fields=["state", "fingerprint", "cloud_updated_at", "observed_at"])
+    return True

@@ -100,10 +100,14 @@ class CloudCredential(models.Model):
         setting, or that of any stored account of the same project (one target, many accounts)."""
         if self.requires_approval:
             return True
-        siblings = CloudCredential.objects.filter(
-            cloud=self.cloud, region=self.region, project_id=self.project_id
-        )
-        return siblings.filter(requires_approval=True).exists()
+        known: bool | None = getattr(self, "_four_eyes", None)  # asked once per loaded account
+        if known is None:
+            siblings = CloudCredential.objects.filter(
+                cloud=self.cloud, region=self.region, project_id=self.project_id, requires_approval=True
+            )
+            known = siblings.exists()
+            self._four_eyes = known
+        return known
 
     # --- the secret -----------------------------------------------------------------------------------
     def set_secret(self, plaintext: str) -> None:
