@@ -103,15 +103,18 @@ def test_exports_stream_in_chunks_and_end_where_they_began(viewer_client, db) ->
 def test_no_secret_reaches_an_export_after_account_changes(
     admin_client_, viewer_client, simulator, operator
 ) -> None:
-    admin_client_.post("/credentials/new/", _form(simulator.url, name="Signing"))
+    # Staging: on a production account (of this project) the edit below would need a second person.
+    admin_client_.post("/credentials/new/", _form(simulator.url, name="Signing", environment="staging"))
     token_form = _form(
         simulator.url, name="Token", auth_method="password", access_key="", secret_key="",
         iam_username=seeds.USERNAME, domain_name=seeds.DOMAIN_NAME, password=seeds.PASSWORD,
+        environment="staging",
     )  # fmt: skip
     admin_client_.post("/credentials/new/", token_form)
     signing = CloudCredential.objects.get(name="Signing")
     admin_client_.post(
-        f"/credentials/{signing.pk}/edit/", _form(simulator.url, name="Signing", secret_key=NEW_SECRET)
+        f"/credentials/{signing.pk}/edit/",
+        _form(simulator.url, name="Signing", secret_key=NEW_SECRET, environment="staging"),
     )
     change(signing, simulator.seed["endpoint_services"][0]["id"], operator, description="after rotation")
     actions = set(AuditRecord.objects.values_list("action", flat=True))

@@ -97,9 +97,12 @@ class ChangeRequest(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     comment = models.CharField(max_length=200, blank=True)
     message = models.CharField(max_length=500, blank=True)  # what the approval's apply said
+    # The record whose values the request restores. No database constraint: the audit table stays
+    # free of foreign keys from outside it, so that its guards (no TRUNCATE) answer for themselves.
     restored_from = models.ForeignKey(
-        "audit.AuditRecord", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )  # the record whose values the request restores
+        "audit.AuditRecord", on_delete=models.DO_NOTHING, null=True, blank=True, related_name="+",
+        db_constraint=False,
+    )  # fmt: skip
     request_ids = models.JSONField(default=list)  # the web requests of its steps: its records carry them
 
     class Meta:
