@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -98,7 +98,6 @@ class RunReport:
     busy: bool = False  # another run was observing the project
     part_errors: int = 0  # connection or whitelist lists that could not be read (nothing recorded for them)
     duration_ms: int = 0
-    changes: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         name = f"“{self.credential.name}”"
@@ -199,7 +198,6 @@ def _observe(credential: CloudCredential, report: RunReport, now: datetime, part
         _update(project, {sid: current[sid] for sid in changed | unsettled}, prints, now)
         Snapshot.objects.filter(**project, target_id__in=gone).delete()
     report.recorded = len(new) + len(changed) + len(gone)
-    report.changes = sorted(new | changed | gone)
     if parts.any and client is not None:
         quiet = [current[sid] for sid in sorted(current) if sid not in busy | new]
         _observe_parts(credential, client, report, quiet, parts, (mark, open_now), now)

@@ -33,7 +33,7 @@ from vpcepadmin.changes.models import ChangeRequest, RequestStatus
 from vpcepadmin.cloud.editable import ServiceChanges
 from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.endpoints.modify import ApplyResult, EditRequest, modify_endpoint_service
-from vpcepadmin.endpoints.pending import cache_call
+from vpcepadmin.endpoints.shared_cache import cache_call
 from vpcepadmin.endpoints.versioning import Version
 
 OPEN_COUNT_KEY = "approvals:open"  # the navigation badge's count, dropped whenever a request changes

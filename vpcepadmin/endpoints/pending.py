@@ -41,7 +41,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from vpcepadmin.cloud.auth import CACHE_ERRORS, TOKEN_CACHE
 from vpcepadmin.cloud.client import VpcepClient
 from vpcepadmin.cloud.endpoint_services import MAX_PAGE_SIZE, connection_list, endpoint_service_list_all
 from vpcepadmin.cloud.errors import CloudError
@@ -51,6 +50,7 @@ from vpcepadmin.credentials.crypto import SecretUnreadable
 from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.credentials.services import client_for, note_failure, note_success
 from vpcepadmin.endpoints.services import ReadProblem
+from vpcepadmin.endpoints.shared_cache import cache_call
 
 PENDING = "pendingAcceptance"
 CACHE_SECONDS = 30
@@ -254,16 +254,3 @@ def _recent(read_at: Any) -> bool:
         return False
     age = timezone.now() - datetime.fromtimestamp(read_at, UTC)
     return timedelta(0) <= age < timedelta(seconds=CACHE_SECONDS)
-
-
-def cache_call(call: Callable[[], T]) -> T | None:
-    """``call`` on the shared cache, or None while the cache fails (noted once, as for tokens)."""
-    if not TOKEN_CACHE.usable():
-        return None
-    try:
-        result = call()
-    except CACHE_ERRORS as exc:
-        TOKEN_CACHE.failed(exc)
-        return None
-    TOKEN_CACHE.succeeded()
-    return result
