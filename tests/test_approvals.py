@@ -89,7 +89,7 @@ def test_a_request_sends_nothing_and_another_operator_applies_exactly_it(people,
     )
     # The request's page lists exactly its own records: requested, approved, the attempt and its outcome.
     page = people["bob"].get(f"/approvals/{change.pk}/").content.decode()
-    assert page.count("Change request approved") == 1 and page.count("Modify endpoint service") == 2
+    assert page.count("Change request approved — ") == 1 and page.count("Modify endpoint service — ") == 2
     # Nobody can approve it twice.
     _decide(people["bob"], change, "approve")
     assert len(_puts(simulator)) == 1
@@ -119,7 +119,7 @@ def test_a_request_whose_service_changed_is_stale_and_sends_nothing(
     assert change.status == RequestStatus.STALE and len(_puts(simulator)) == puts
     assert AuditRecord.objects.filter(action=Action.STALE_REQUEST).exists()
     page = people["alice"].get(f"/approvals/{change.pk}/").content.decode()
-    assert "Edit the service again" in page
+    assert "Lay my change over the current state" in page
 
 
 def test_an_expired_request_cannot_be_approved(people, guarded, simulator, settings) -> None:

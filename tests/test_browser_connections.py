@@ -28,6 +28,7 @@ from tests.connectionkit import (
 from tests.dashboard import make_account, make_user
 from vpcepadmin.credentials.models import Environment
 from vpcepadmin.mfa.models import AuthenticatorDevice
+from vpcepadmin.policies.models import Mode, PolicyRule, Rule
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct-horse-browser-staple"
@@ -279,6 +280,18 @@ def test_everyone_on_production_needs_the_service_name_and_a_fresh_code(page, cl
     production = make_account(cloud.url, name="Production", environment=Environment.PRODUCTION)
     operator = make_user("operator", password=PASSWORD)
     sign_in(page, "operator", PASSWORD)
+    # By default the policy forbids it on production: the error is beside the field, nothing is sent.
+    page.goto(_url(production, "whitelist/"))
+    page.get_by_label("Type", exact=True).select_option(label="Everyone")
+    page.get_by_role("button", name="Add entry").click()
+    value = page.get_by_label("Value", exact=True)
+    value.and_(page.locator('[aria-invalid="true"]')).wait_for()
+    assert "is forbidden on production services" in page.locator("#main").inner_text()
+    assert [call for call in cloud.journal(method="POST") if "permissions" in call["path"]] == []
+    # An admin lowered the policy to a warning: then the service's name is typed as confirmation.
+    PolicyRule.objects.update_or_create(
+        environment="production", rule=Rule.WHITELIST_EVERYONE, defaults={"mode": Mode.WARNING}
+    )
     _start_adding(page, production, "Everyone")
     page.get_by_role("note").filter(has_text="lets every account connect").wait_for()
     name_field = page.locator("#id_confirm_name")

@@ -3,6 +3,10 @@
 cloud (HTTP and the typed service) ← credentials / audit ← changes (the guarantees of every change to
 the cloud) ← endpoints (browsing and the edit flow);
 the simulator is a separate program the dashboard never imports (only the demo launcher starts it).
+policies (the guardrails) sits beside credentials / audit: changes and endpoints ask it, never the reverse.
+notify (webhooks and e-mail of audit events) sits beside credentials / audit: it reads them, the
+audit log only sends it a signal; its webhook POST is the one outbound HTTP outside cloud (a webhook
+is not the cloud's API: design.md §1).
 """
 
 from __future__ import annotations
@@ -22,10 +26,17 @@ FORBIDDEN = {
         "vpcepadmin.endpoints",
         "vpcepadmin.simulator",
     ),
-    "vpcepadmin.audit": ("vpcepadmin.changes", "vpcepadmin.endpoints", "vpcepadmin.simulator"),
+    "vpcepadmin.audit": (
+        "vpcepadmin.changes",
+        "vpcepadmin.endpoints",
+        "vpcepadmin.simulator",
+        "vpcepadmin.notify",
+    ),
+    "vpcepadmin.notify": ("vpcepadmin.changes", "vpcepadmin.endpoints", "vpcepadmin.simulator"),
     "vpcepadmin.changes": ("vpcepadmin.endpoints", "vpcepadmin.simulator"),
     "vpcepadmin.credentials": ("vpcepadmin.endpoints", "vpcepadmin.simulator"),
     "vpcepadmin.endpoints": ("vpcepadmin.simulator",),
+    "vpcepadmin.policies": ("vpcepadmin.changes", "vpcepadmin.endpoints", "vpcepadmin.simulator"),
     "vpcepadmin.simulator": ("vpcepadmin.credentials", "vpcepadmin.audit", "vpcepadmin.endpoints"),
 }
 

@@ -35,6 +35,10 @@ MATRIX = [
     ("GET", "/audit/", READ),
     ("GET", "/audit/{record}/", READ),
     ("GET", "/lockouts/", MANAGE),
+    ("GET", "/approvals/", READ),
+    ("GET", "/policies/", {**READ, NOROLE: 200}),  # the rules in force: for everyone signed in
+    ("POST", "/policies/production/forbidden_ports/", {**MANAGE, ADMIN: 400}),  # empty: a field error
+    ("GET", "/notifications/", MANAGE),
     ("POST", "/lockouts/unlock/", {**MANAGE, ADMIN: 302}),
     ("GET", "/healthz", PUBLIC),
 ]

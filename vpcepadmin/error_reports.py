@@ -20,7 +20,7 @@ from django.views.debug import SafeExceptionReporterFilter
 
 # Names of settings, environment variables and headers whose values are hidden (searched anywhere).
 SECRET_SETTING = re.compile(
-    r"API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE|COOKIE|FERNET|ANCHOR|CREDENTIAL|PRIVATE|SALT|DSN", re.I
+    r"API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE|COOKIE|FERNET|ANCHOR|CREDENTIAL|PRIVATE|SALT|DSN|WEBHOOK", re.I
 )
 # Names of form fields and local variables whose values are hidden.
 SECRET_FIELD = re.compile(r"secret|passw|pwd|token|signature|fernet|private|authoriz|cookie|_keys?$", re.I)

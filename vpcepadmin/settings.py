@@ -75,8 +75,10 @@ INSTALLED_APPS = [
     "vpcepadmin.endpoints",
     "vpcepadmin.audit",
     "vpcepadmin.changes",
+    "vpcepadmin.policies",
     "vpcepadmin.simulator",
     "vpcepadmin.mfa",  # after otp_static: its admin replaces otp_static's
+    "vpcepadmin.notify",
 ]
 
 MIDDLEWARE = [
@@ -118,6 +120,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "vpcepadmin.context_processors.site",
+                "vpcepadmin.notify.context_processors.notifications",
             ],
             "string_if_invalid": "",
         },
@@ -343,3 +346,24 @@ AUDIT_PAGE_SIZE = int(env_str("VPCEPADMIN_AUDIT_PAGE_SIZE", "50"))
 AUDIT_LIVE_VERIFY_LIMIT = int(env_str("VPCEPADMIN_AUDIT_LIVE_VERIFY_LIMIT", "5000"))
 # Processes `verify_audit` uses on PostgreSQL for long chains (0: one per CPU, at most 4).
 AUDIT_VERIFY_WORKERS = int(env_str("VPCEPADMIN_AUDIT_VERIFY_WORKERS", "0"))
+
+# --- notifications (vpcepadmin/notify/, README "Notifications"): set by the deployment, never a page ---
+# A webhook URL is a secret (its path is the credential): shown only as its host, never logged.
+NOTIFY_WEBHOOK_URLS = env_list("VPCEPADMIN_NOTIFY_WEBHOOK_URLS")
+NOTIFY_EMAILS = env_list("VPCEPADMIN_NOTIFY_EMAILS")
+NOTIFY_TIMEOUT = float(env_str("VPCEPADMIN_NOTIFY_TIMEOUT", "5"))  # seconds, per webhook call or e-mail
+NOTIFY_ATTEMPTS = int(env_str("VPCEPADMIN_NOTIFY_ATTEMPTS", "3"))  # tries per message and destination
+NOTIFY_BACKOFF = float(env_str("VPCEPADMIN_NOTIFY_BACKOFF", "1"))  # seconds before the 2nd try, doubling
+# The dashboard's address as its users reach it, for links in messages; the public origin by default.
+PUBLIC_URL = env_str("VPCEPADMIN_PUBLIC_URL") or next(iter(CSRF_TRUSTED_ORIGINS), "")
+# E-mail through Django's backend (SMTP unless another backend is named).
+EMAIL_BACKEND = env_str("VPCEPADMIN_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("VPCEPADMIN_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(env_str("VPCEPADMIN_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = env_str("VPCEPADMIN_EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("VPCEPADMIN_EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("VPCEPADMIN_EMAIL_USE_TLS")  # STARTTLS (port 587)
+EMAIL_USE_SSL = env_bool("VPCEPADMIN_EMAIL_USE_SSL")  # TLS from the start (port 465)
+EMAIL_TIMEOUT = NOTIFY_TIMEOUT
+DEFAULT_FROM_EMAIL = env_str("VPCEPADMIN_EMAIL_FROM", "vpcepadmin@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL

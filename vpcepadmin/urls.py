@@ -9,6 +9,7 @@ from django.urls import include, path
 from vpcepadmin import lockout_views, views
 from vpcepadmin.endpoints import pending_views
 from vpcepadmin.endpoints import views as endpoint_views
+from vpcepadmin.notify import views as notify_views
 
 urlpatterns = [
     path("", endpoint_views.overview, name="overview"),
@@ -27,8 +28,10 @@ urlpatterns = [
     path("connections/pending/<int:pk>/", pending_views.pending_account, name="pending_account"),
     path("approvals/", include("vpcepadmin.endpoints.approval_urls")),
     path("audit/", include("vpcepadmin.audit.urls")),
+    path("policies/", include("vpcepadmin.policies.urls")),
     path("lockouts/", lockout_views.lockout_list, name="lockouts"),
     path("lockouts/unlock/", lockout_views.lockout_unlock, name="lockouts_unlock"),
+    path("notifications/", notify_views.notification_list, name="notifications"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

@@ -16,6 +16,7 @@ the port mappings only the set diff — the lists themselves are in the record's
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,7 +126,38 @@ def changes_of(action: str, before: Any, request_body: Any, after: Any) -> list[
         return _whitelist_changes(action, request_body)
     if action in (Action.OBSERVED_CHANGE, Action.OBSERVED_NEW_SERVICE, Action.OBSERVED_DELETION):
         return _observed_changes(before, after)
+    if action == Action.CHANGE_POLICY:
+        return _policy_changes(before, after)
     return []
+
+
+POLICY_LABELS = {"mode": "Mode", "value": "Value"}
+
+
+def _policy_changes(before: Any, after: Any) -> list[FieldChange]:
+    """A policy rule's mode and value (``policies.services.change_rule``), those that changed."""
+    old = before if isinstance(before, dict) else {}
+    new = after if isinstance(after, dict) else {}
+    return [
+        FieldChange(name, label, old.get(name), new.get(name))
+        for name, label in POLICY_LABELS.items()
+        if old.get(name) != new.get(name)
+    ]
+
+
+def _policy_summary(request_body: Any, changes: list[FieldChange]) -> str:
+    """ "forbidden_ports on production: value [] → [22, 3389]" (the parts that changed)."""
+    asked = request_body if isinstance(request_body, dict) else {}
+    parts = ", ".join(
+        f"{change.name} {_policy_value(change.before)} → {_policy_value(change.after)}" for change in changes
+    )
+    return f"{asked.get('rule', '?')} on {asked.get('environment', '?')}: {parts or NO_CHANGE}"
+
+
+def _policy_value(value: Any) -> str:
+    if value is None:
+        return "none"
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, list | dict) else str(value)
 
 
 # The steps of a change request after it was made, as its records' summaries say them.
@@ -277,6 +309,8 @@ def derive(action: str, before: Any, request_body: Any, after: Any) -> Derived:
         changes = changes_of(action, before, request_body, after)
     except Exception:  # whatever the values, the record is written (and verifies)
         return Derived("changes could not be derived", [])
+    if action == Action.CHANGE_POLICY:  # its summary names the rule and environment it asked for
+        return Derived(_policy_summary(request_body, changes), plain(changes))
     return Derived(_summary(action, after, changes), plain(changes))
 
 

@@ -60,6 +60,7 @@ class Action(models.TextChoices):
     UPDATE_CREDENTIAL = "update_credential", "Change cloud account"
     DELETE_CREDENTIAL = "delete_credential", "Delete cloud account"
     PRUNE_AUDIT = "prune_audit", "Prune audit log"
+    CHANGE_POLICY = "change_policy", "Change policy"  # a policy guardrail's mode or value (``policies``)
     # Security events (README, "Security"): who signed in, failed, was locked out, changed whom.
     SIGN_IN = "sign_in", "Sign-in"
     SIGN_IN_FAILED = "sign_in_failed", "Failed sign-in"
@@ -118,13 +119,35 @@ SECURITY_ACTIONS = (
 
 # The kinds of records an auditor asks for together (the "Category" filter of /audit/).
 CATEGORIES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "cloud": ("Changes to the cloud", (Action.MODIFY_ENDPOINT_SERVICE,)),
+    "cloud": (
+        "Changes to the cloud",
+        (
+            Action.MODIFY_ENDPOINT_SERVICE,
+            Action.ACCEPT_CONNECTION,
+            Action.REJECT_CONNECTION,
+            Action.ADD_WHITELIST_ENTRY,
+            Action.REMOVE_WHITELIST_ENTRY,
+        ),
+    ),
+    "requests": (
+        "Change requests",
+        (
+            Action.REQUEST_CHANGE,
+            Action.APPROVE_REQUEST,
+            Action.REJECT_REQUEST,
+            Action.WITHDRAW_REQUEST,
+            Action.EXPIRE_REQUEST,
+            Action.STALE_REQUEST,
+            Action.REQUEST_NOT_APPLIED,
+        ),
+    ),
     "accounts": (
         "Stored accounts",
         (Action.CREATE_CREDENTIAL, Action.UPDATE_CREDENTIAL, Action.DELETE_CREDENTIAL),
     ),
     "security": ("Security", SECURITY_ACTIONS),
     "log": ("The audit log itself", (Action.PRUNE_AUDIT,)),
+    "policies": ("Policy guardrails", (Action.CHANGE_POLICY,)),
 }
 
 
@@ -134,6 +157,7 @@ class TargetType(models.TextChoices):
     AUDIT_LOG = "audit_log", "Audit log"
     USER = "user", "User"
     CLIENT_ADDRESS = "client_address", "Client address"
+    POLICY = "policy", "Policy"
 
 
 class ImmutableRecord(Exception):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from vpcepadmin.audit.models import Action
 from vpcepadmin.credentials.models import CloudCredential
 
 
@@ -73,10 +74,17 @@ class RequestStatus(models.TextChoices):
 
 
 class ChangeRequest(models.Model):
-    """A reviewed change on an account whose changes need a second person's approval: exactly the
-    values the author reviewed, why, and the version of the service they reviewed it against.
-    Nothing is sent until another operator approves it (``endpoints.approvals``)."""
+    """A reviewed change on an account whose changes need a second person's approval (or that a
+    policy routes to one): exactly what the author reviewed, why, and what they reviewed it against.
+    Nothing is sent until another operator approves it (``endpoints.approvals``).
 
+    ``kind`` is the audit action of the change: a service edit keeps its ``values`` and ``version``;
+    a connection or whitelist change keeps its ``items`` (each connection or entry as the author saw
+    it, ``endpoints.actions.Seen``), and a whitelist removal the connections to reject after it."""
+
+    kind = models.CharField(max_length=32, default="modify_endpoint_service")
+    items = models.JSONField(default=list)  # connections or whitelist entries, as seen
+    also_reject = models.JSONField(default=list)  # connections to reject after a whitelist removal
     credential = models.ForeignKey(CloudCredential, on_delete=models.CASCADE, related_name="change_requests")
     service_id = models.CharField(max_length=64)
     service_name = models.CharField(max_length=128, blank=True)
@@ -110,3 +118,9 @@ class ChangeRequest(models.Model):
 
     def __str__(self) -> str:
         return f"request #{self.pk} for {self.service_id}"
+
+    @property
+    def what(self) -> str:
+        """The kind of change in words, with how many connections or entries ("Accept connection × 2")."""
+        label = Action(self.kind).label if self.kind in Action.values else self.kind
+        return f"{label} × {len(self.items)}" if len(self.items) > 1 else label

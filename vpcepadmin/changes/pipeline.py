@@ -6,8 +6,12 @@ and what it is called (``Change``). The pipeline is written once:
 
 - **lock**: one change at a time per target — the committed attempt holds it until it has its
   outcome (``changes.targets``), across processes and crashes; a change waits for an open one;
+- **gate**: on an account whose changes need a second person's approval, only an approved change
+  request goes on (``approved``); answered unrecorded, nothing read;
 - **re-read** the target as it is now; a state the change refuses is answered unrecorded; a state
-  different from what the operator saw is a **conflict**: recorded, nothing sent;
+  different from what the operator saw is a **conflict**: recorded, nothing sent; then the policies
+  of the account's environment judge what would be sent (``policies.rules``): a forbidden change is
+  refused, one a policy says needs approval goes on only as an approved request (both unrecorded);
 - **attempt** record committed before the call (before state, exact body, actor, reason);
 - **call**: exactly one, never retried;
 - **outcome**: exactly one record (the database enforces it); an answer that does not prove the
@@ -54,6 +58,9 @@ from vpcepadmin.cloud.types import format_timestamp
 from vpcepadmin.credentials.crypto import SecretUnreadable
 from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.credentials.services import client_for, note_failure, note_success
+from vpcepadmin.notify import outbox as notify
+from vpcepadmin.policies.models import Mode
+from vpcepadmin.policies.rules import Finding
 
 KINDS: dict[str, type[ChangeKind]] = {}
 
@@ -148,11 +155,16 @@ class Change(ABC):
         """What the audit log keeps of the answer."""
         return result.body
 
+    def findings(self, environment: str, state: Any) -> list[Finding]:
+        """What the policies of ``environment`` say of this change to ``state`` (``policies.rules``)."""
+        return []
+
 
 @dataclass
 class ChangeResult:
     """How a change ended. ``outcome`` is an ``Outcome`` value, or "no_change" / "busy" / "unreadable" /
-    "refused". ``Outcome.UNKNOWN`` here means the attempt stays open (no outcome record yet).
+    "refused" / "forbidden" / "needs_approval" (the last three: nothing sent, nothing recorded).
+    ``Outcome.UNKNOWN`` here means the attempt stays open (no outcome record yet).
     ``state`` is what the re-read found, ``value`` the call's typed answer."""
 
     outcome: str
@@ -171,12 +183,26 @@ class ChangeResult:
 POLL_SECONDS = 0.05
 
 
+NEEDS_APPROVAL = "needs_approval"  # the outcome of a change that only an approved request may make
+FORBIDDEN = "forbidden"  # the outcome of a change a policy forbids
+
+
 def apply_change(
-    credential: CloudCredential, change: Change, context: recorder.Context, until: float | None = None
+    credential: CloudCredential,
+    change: Change,
+    context: recorder.Context,
+    until: float | None = None,
+    approved: bool = False,
 ) -> ChangeResult:
     """Run ``change`` through the pipeline: one read and at most one call (one more read when the
     answer is lost, and a read again after waiting for another change to the same service). It ends
-    within ``EDIT_APPLY_DEADLINE``, and by ``until`` (``time.monotonic``) when a batch gives one."""
+    within ``EDIT_APPLY_DEADLINE``, and by ``until`` (``time.monotonic``) when a batch gives one.
+    ``approved``: the change is an approved change request (``endpoints.approvals``)."""
+    if credential.four_eyes() and not approved:
+        # Four eyes is a stage of the pipeline, not only of a page: no caller sends such a change alone.
+        return ChangeResult(
+            NEEDS_APPROVAL, "This account's changes need a second person's approval. Nothing was sent."
+        )
     budget = Budget.of(settings)
     started = time.monotonic()
     deadline = (
@@ -196,7 +222,7 @@ def apply_change(
             if not _released(holder, target, wait_until, budget):
                 return _busy(holder)
             continue  # read only once nothing is open: the read then shows every settled change
-        prepared = _prepare(credential, client, change, context)
+        prepared = _prepare(credential, client, change, context, approved)
         if isinstance(prepared, ChangeResult):
             return prepared
         state, body = prepared
@@ -225,7 +251,11 @@ class _Watch:
 
 
 def _prepare(
-    credential: CloudCredential, client: VpcepClient, change: Change, context: recorder.Context
+    credential: CloudCredential,
+    client: VpcepClient,
+    change: Change,
+    context: recorder.Context,
+    approved: bool = False,
 ) -> tuple[Any, dict[str, Any]] | ChangeResult:
     """Re-read the target and decide whether the change may be sent: the state and the body, or why not."""
     noun = change.kind.noun
@@ -250,6 +280,13 @@ def _prepare(
         return ChangeResult(Outcome.CONFLICT, message, state, record=record, ran_into=ran_into)
     if not body:
         return ChangeResult("no_change", "Nothing changed, so nothing was sent.", state)
+    findings = change.findings(credential.environment, state)
+    forbidden = [finding.message for finding in findings if finding.mode == Mode.FORBIDDEN]
+    if forbidden:
+        return ChangeResult(FORBIDDEN, f"{' '.join(forbidden)} Nothing was sent.", state)
+    if not approved and any(finding.mode == Mode.NEEDS_APPROVAL for finding in findings):
+        return ChangeResult(NEEDS_APPROVAL, "A policy says this change needs a second person's approval: "
+                            "request it. Nothing was sent.", state)  # fmt: skip
     return state, body
 
 
@@ -366,6 +403,7 @@ def _after_failure(
     try:
         now = kind.reread(client, change.service_id, attempt.request_body)
     except CloudError:
+        notify.outcome_unknown(attempt)  # no outcome record to tell of it: the attempt stays open
         message = message_for(Outcome.UNKNOWN, kind.noun)
         return ChangeResult(Outcome.UNKNOWN, message, state, error=error, record=attempt)
     verdict = kind.judge(attempt.before, attempt.request_body, now, timezone.now())

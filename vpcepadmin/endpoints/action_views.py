@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -13,9 +15,10 @@ from django.views.decorators.http import require_GET, require_POST
 from vpcepadmin import roles
 from vpcepadmin.audit.models import AuditRecord
 from vpcepadmin.audit.recorder import context_from
+from vpcepadmin.changes.models import ChangeRequest
 from vpcepadmin.cloud import whitelist
 from vpcepadmin.credentials.models import CloudCredential
-from vpcepadmin.endpoints import actions
+from vpcepadmin.endpoints import actions, approvals
 from vpcepadmin.endpoints.action_forms import (
     ACTION_VERBS,
     EveryoneConfirmForm,
@@ -30,6 +33,7 @@ from vpcepadmin.endpoints.restore import RECORD_PK_MAX
 from vpcepadmin.endpoints.services import ReadProblem, applying_to_production
 from vpcepadmin.htmx import render_page
 from vpcepadmin.mfa.stepup import step_up_required
+from vpcepadmin.policies.models import Mode
 from vpcepadmin.request_values import parse_int
 
 _applying_to_production = applying_to_production("step")
@@ -66,21 +70,40 @@ def connections_confirm(request: HttpRequest, pk: int, service_id: str) -> HttpR
     if selection.error:
         context = _context(credential, service_id, problem=selection.error)
         return render(request, "endpoints/connections_confirm.html", context, status=400)
-    reason = ReasonForm(request.POST if request.POST.get("step") == "apply" else None)
+    step = _step(request, needs_request := credential.four_eyes())
+    reason = ReasonForm(request.POST if step else None)
     if reason.is_bound and reason.is_valid():
-        results = actions.apply_connections(
-            credential,
-            list(selection.seen),
-            selection.action,
-            reason.cleaned_data["reason"],
-            context_from(request),
-        )
+        why, seen = reason.cleaned_data["reason"], list(selection.seen)
+        if needs_request:
+            name = actions.service_name(credential, service_id)
+            change = approvals.request_actions(
+                credential, selection.action, seen, why, context_from(request), name
+            )
+            return _requested(request, change)
+        results = actions.apply_connections(credential, seen, selection.action, why, context_from(request))
         return _results(request, credential, service_id, results, back="endpoints:connections")
     items = [{"seen": seen, "token": seen.sign()} for seen in selection.seen]
     context = _context(
-        credential, service_id, verb=ACTION_VERBS[selection.action], items=items, reason_form=reason
-    )
+        credential, service_id, verb=ACTION_VERBS[selection.action], items=items, reason_form=reason,
+        needs_request=needs_request,
+    )  # fmt: skip
     return render(request, "endpoints/connections_confirm.html", context)
+
+
+def _step(request: HttpRequest, needs_request: bool) -> str:
+    """The confirmation's button: "apply", "request" (approval, where changes need it), or "" (not
+    pressed yet). Applying what needs a second person's approval is refused (403), nothing sent."""
+    step = request.POST.get("step", "")
+    if step == "apply" and needs_request:
+        raise PermissionDenied("This change needs a second person's approval: request it.")
+    if step == "request" and not needs_request:
+        return ""  # nothing to request: the page is shown again with "Apply changes"
+    return step if step in ("apply", "request") else ""
+
+
+def _requested(request: HttpRequest, change: ChangeRequest) -> HttpResponse:
+    messages.success(request, "Your change is waiting for another operator's approval. Nothing was sent yet.")
+    return redirect("approvals:detail", pk=change.pk)
 
 
 RESULTS_KEPT = 10  # the newest batches' results a session keeps for their pages
@@ -173,6 +196,13 @@ def whitelist_confirm(request: HttpRequest, pk: int, service_id: str) -> HttpRes
         seen = Seen.entry(
             credential, service_id, add.cleaned_data["entry"], add.cleaned_data["permission_type"], ""
         )
+        forbidden = actions.forbidden(credential, seen)
+        if forbidden:
+            add.add_error("value", forbidden)
+            return _whitelist(request, credential, service_id, 1, add)
+    forbidden = actions.forbidden(credential, seen)
+    if forbidden:
+        return _refused(request, credential, service_id, forbidden)
     return _whitelist_step(request, credential, seen, restoring)
 
 
@@ -187,30 +217,29 @@ def _whitelist_step(
     request: HttpRequest, credential: CloudCredential, seen: Seen, restoring: AuditRecord | None
 ) -> HttpResponse:
     adding = seen.adds
-    applying = request.POST.get("step") == "apply"
-    reason = ReasonForm(request.POST if applying else None)
+    findings = actions.whitelist_findings(credential, seen)
+    needs_request = credential.four_eyes() or any(finding.mode == Mode.NEEDS_APPROVAL for finding in findings)
+    step = _step(request, needs_request)
+    reason = ReasonForm(request.POST if step else None)
     everyone = actions.needs_name_typed(credential, seen)
     until = actions.batch_deadline()
     name = actions.service_name(credential, seen.service_id, until) if everyone else ""
-    confirm = EveryoneConfirmForm(request.POST if applying else None, expected=name) if everyone else None
-    if applying and reason.is_valid() and (confirm is None or confirm.is_valid()):
+    confirm = EveryoneConfirmForm(request.POST if step else None, expected=name) if everyone else None
+    if step and reason.is_valid() and (confirm is None or confirm.is_valid()):
         also = also_rejected(request.POST, credential, seen)
-        results = actions.apply_whitelist(
-            credential,
-            seen,
-            reason.cleaned_data["reason"],
-            context_from(request),
-            also,
-            restoring,
-            until,
-            name,
-        )
+        why, audit = reason.cleaned_data["reason"], context_from(request)
+        if needs_request:
+            name = name or actions.service_name(credential, seen.service_id, until)
+            action = actions.whitelist_action(seen)
+            change = approvals.request_actions(credential, action, [seen], why, audit, name, also, restoring)
+            return _requested(request, change)
+        results = actions.apply_whitelist(credential, seen, why, audit, also, restoring, until, name)
         return _results(request, credential, seen.service_id, results, back="endpoints:whitelist")
     live = actions.live_rows(credential, seen)
     label, value = whitelist.describe(seen.item_id)
     context = _context(
         credential, seen.service_id, seen=seen, token=seen.sign(), adding=adding, label=label, value=value,
         reason_form=reason, confirm_form=confirm, live=live, service_name=name, everyone=everyone,
-        restoring=restoring, max_batch=actions.MAX_BATCH,
+        restoring=restoring, max_batch=actions.MAX_BATCH, needs_request=needs_request, findings=findings,
     )  # fmt: skip
     return render(request, "endpoints/whitelist_confirm.html", context)

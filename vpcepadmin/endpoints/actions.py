@@ -42,6 +42,7 @@ from vpcepadmin.cloud.endpoint_services import (
     permission_list,
 )
 from vpcepadmin.cloud.errors import CloudError
+from vpcepadmin.cloud.fanout import in_parallel
 from vpcepadmin.cloud.types import Connection, ConnectionPage, Permission, PermissionPage, format_timestamp
 from vpcepadmin.cloud.whitelist import ACCOUNT_PREFIX, describe, opens_widely
 from vpcepadmin.credentials.crypto import SecretUnreadable
@@ -49,6 +50,8 @@ from vpcepadmin.credentials.models import CloudCredential, Environment
 from vpcepadmin.credentials.services import client_for, note_failure, note_success
 from vpcepadmin.endpoints import pending
 from vpcepadmin.endpoints.services import ReadProblem
+from vpcepadmin.policies.models import Mode
+from vpcepadmin.policies.rules import Finding, check_whitelist
 
 PAGE_SIZE = 25
 # The statuses each action can leave (the console offers the same: a pending connection either way,
@@ -202,6 +205,9 @@ class WhitelistChange(Change):
     def name(self, state: Any) -> str:
         return self.service_name or self.service_id
 
+    def findings(self, environment: str, state: Any) -> list[Finding]:
+        return check_whitelist(environment, [self.seen.item_id]) if self.seen.adds else []
+
 
 @dataclass(frozen=True)
 class ItemResult:
@@ -234,6 +240,8 @@ class ItemResult:
             "busy": "busy",
             "unreadable": "secret unreadable",
             "refused": "refused",
+            "forbidden": "forbidden by a policy",
+            "needs_approval": "needs approval",
             "not_sent": "not sent",
         }.get(self.result.outcome, "")
 
@@ -253,13 +261,30 @@ def service_name(credential: CloudCredential, service_id: str, until: float | No
         return service_id
 
 
+def item_body(seen: Seen, action: str) -> dict[str, Any]:
+    """The exact body changing ``seen`` by ``action`` sends (what a change request keeps)."""
+    if action in CONNECTION_VERBS:
+        return connection_action_body(CONNECTION_VERBS[action], seen.item_id)
+    return permission_action_body(WHITELIST_VERBS[action], [seen.item_id], seen.status)
+
+
+def whitelist_action(seen: Seen) -> str:
+    return Action.ADD_WHITELIST_ENTRY if seen.adds else Action.REMOVE_WHITELIST_ENTRY
+
+
 def apply_connections(
-    credential: CloudCredential, seen: Sequence[Seen], action: str, reason: str, context: recorder.Context
+    credential: CloudCredential,
+    seen: Sequence[Seen],
+    action: str,
+    reason: str,
+    context: recorder.Context,
+    approved: bool = False,
 ) -> list[ItemResult]:
-    """Accept or reject each connection (one pipeline run, one call at most, per connection)."""
+    """Accept or reject each connection (one pipeline run, one call at most, per connection);
+    ``approved``: a change request another operator approved."""
     until = batch_deadline()
     name = service_name(credential, seen[0].service_id, until) if seen else ""
-    return _connections(credential, seen, action, reason, name, context, until)
+    return _connections(credential, seen, action, reason, name, context, until, approved)
 
 
 def _connections(
@@ -270,6 +295,7 @@ def _connections(
     name: str,
     context: recorder.Context,
     until: float,
+    approved: bool = False,
 ) -> list[ItemResult]:
     """One pipeline run per connection, in order, each its own attempt and outcome; then the
     account's cached pending queue is dropped, so it is not shown as still waiting (``pending.forget``)."""
@@ -279,7 +305,8 @@ def _connections(
             results.append(ItemResult(item, action, OUT_OF_TIME))  # not started: it might not end in time
             continue
         change = ConnectionChange(item, action, reason, name)
-        results.append(ItemResult(item, action, apply_change(credential, change, context, until)))
+        result = apply_change(credential, change, context, until, approved=approved)
+        results.append(ItemResult(item, action, result))
     if results:
         pending.forget(credential)
     return results
@@ -294,20 +321,47 @@ def apply_whitelist(
     restored_from: AuditRecord | None = None,
     until: float | None = None,
     name: str = "",
+    approved: bool = False,
 ) -> list[ItemResult]:
     """Add or remove one entry; after a removal that took effect, reject each of ``also_reject``
     (that account's connections), each its own change. All of it ends by ``until`` (the request's
-    ``batch_deadline``); ``name`` is the service's when the caller read it already."""
-    action = Action.ADD_WHITELIST_ENTRY if seen.adds else Action.REMOVE_WHITELIST_ENTRY
+    ``batch_deadline``); ``name`` is the service's when the caller read it already; ``approved``: a
+    change request another operator approved."""
+    action = whitelist_action(seen)
     until = until or batch_deadline()
     name = name or service_name(credential, seen.service_id, until)
     change = WhitelistChange(seen, action, reason, name, restored_from)
-    results = [ItemResult(seen, action, apply_change(credential, change, context, until))]
+    results = [ItemResult(seen, action, apply_change(credential, change, context, until, approved=approved))]
     if not seen.adds and results[0].result.succeeded:
         results += _connections(
-            credential, also_reject, Action.REJECT_CONNECTION, reason, name, context, until
+            credential, also_reject, Action.REJECT_CONNECTION, reason, name, context, until, approved
         )
     return results
+
+
+def items_now(credential: CloudCredential, seen: Sequence[Seen]) -> list[dict[str, Any]] | ReadProblem:
+    """Each connection or entry of a change request as it was seen and as it is now (one GET each,
+    in parallel): what approving it would meet."""
+    try:
+        client = client_for(credential)
+    except SecretUnreadable as exc:
+        return ReadProblem.from_error(exc)
+
+    def now(item: Seen) -> dict[str, Any]:
+        try:
+            if item.of == ENTRY:
+                found = permission_find(client, item.service_id, item.item_id)
+                state = "absent" if found is None else "present"
+                changed = (found is not None) if item.adds else (found is None or found.id != item.updated_at)
+            else:
+                conn = connection_get(client, item.service_id, item.item_id)
+                state = "gone" if conn is None else conn.status
+                changed = conn is None or ConnectionChange(item, Action.ACCEPT_CONNECTION, "").conflicts(conn)
+        except CloudError as exc:
+            return {"seen": item, "now": f"could not be read ({exc.message})", "changed": None}
+        return {"seen": item, "now": state, "changed": changed}
+
+    return in_parallel(now, list(seen))
 
 
 @dataclass(frozen=True)
@@ -384,6 +438,16 @@ def entry_rows(
             token = seen.sign()
         rows.append({"entry": entry, "label": label, "value": value, "token": token})
     return rows
+
+
+def whitelist_findings(credential: CloudCredential, seen: Seen) -> list[Finding]:
+    """What the policies of the account's environment say of changing entry ``seen`` (an addition)."""
+    return check_whitelist(credential.environment, [seen.item_id]) if seen.adds else []
+
+
+def forbidden(credential: CloudCredential, seen: Seen) -> str:
+    """Why a policy forbids changing entry ``seen`` ("" when none does)."""
+    return " ".join(f.message for f in whitelist_findings(credential, seen) if f.mode == Mode.FORBIDDEN)
 
 
 def needs_name_typed(credential: CloudCredential, seen: Seen) -> bool:

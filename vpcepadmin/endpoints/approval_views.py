@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
@@ -12,12 +14,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from vpcepadmin import roles
 from vpcepadmin.audit.diff import service_diff
+from vpcepadmin.audit.models import Action
 from vpcepadmin.audit.recorder import context_from
 from vpcepadmin.changes.models import ChangeRequest, RequestStatus
 from vpcepadmin.cloud.editable import editable_values
 from vpcepadmin.cloud.types import EndpointService
 from vpcepadmin.credentials.models import Environment
-from vpcepadmin.endpoints import approvals
+from vpcepadmin.endpoints import actions, approvals
 from vpcepadmin.endpoints.edit_forms import ReasonForm
 from vpcepadmin.endpoints.services import ReadProblem, read_service
 from vpcepadmin.mfa.stepup import step_up_required
@@ -65,13 +68,19 @@ def _detail(
     if change.status == RequestStatus.OPEN and change.created_at < timezone.now() - approvals.max_age():
         approvals.expire_old()  # past its age: it is expired, not offered for approval
         change.refresh_from_db()
-    current = (
-        read_service(change.credential, change.service_id) if change.status == RequestStatus.OPEN else None
-    )
-    problem = current if isinstance(current, ReadProblem) else None
+    is_open = change.status == RequestStatus.OPEN
+    items: list[dict[str, Any]] | ReadProblem = []
+    current: EndpointService | ReadProblem | None = None
+    if change.kind != Action.MODIFY_ENDPOINT_SERVICE:
+        seen = approvals.seen_items(change)
+        items = actions.items_now(change.credential, seen) if is_open else [{"seen": item} for item in seen]
+    elif is_open:
+        current = read_service(change.credential, change.service_id)
+    problem = next((found for found in (current, items) if isinstance(found, ReadProblem)), None)
     diff = service_diff(editable_values(current), change.body) if isinstance(current, EndpointService) else []
     context = {
         "change": change, "account": change.credential, "diff": diff, "problem": problem, "comment_form": comment,
+        "items": items if not isinstance(items, ReadProblem) else [], "action_label": Action(change.kind).label,
         "is_author": approvals.is_author(change, request.user), "records": approvals.records_of(change)[:50],
         "can_decide": change.status == RequestStatus.OPEN and request.user.has_perm(roles.MODIFY),
     }  # fmt: skip

@@ -1,5 +1,7 @@
-"""Four eyes (issue 14): on an account whose changes need a second person's approval, a reviewed
-change of a service is a request; another operator approves it, and only then is it sent.
+"""Four eyes (issue 14): on an account whose changes need a second person's approval (or when a
+policy says a change needs one), a reviewed change — a service edit, or accepting, rejecting, adding
+or removing connections and whitelist entries — is a request; another operator approves it, and only
+then is it sent.
 
 Guarantees:
 - a request keeps exactly the reviewed values, the exact body they make, the reason, the author and
@@ -8,15 +10,18 @@ Guarantees:
   conditional update of its status: of two approvers at once, one wins, the other is told);
 - the author can never approve or reject their own request (refused before anything is read);
 - approving sends exactly the requested body through the change pipeline as the approver, whose
-  reason names the author, the request and the approver's comment; when the service changed since
-  the author's review, the pipeline's re-read finds it, nothing is sent and the request is stale;
+  reason names the author, the request and the approver's comment; when the service (or a
+  connection or entry) changed since the author's review, the pipeline's re-read finds it, nothing
+  is sent for it and the request is stale; its author can lay it over the service as it is now
+  (``rebase_values``) and request it again;
 - a request older than ``APPROVAL_MAX_AGE`` expires (when it is next looked at);
 - every step is an audit record: requested, approved, rejected, withdrawn, expired, stale.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -30,11 +35,14 @@ from django.utils import timezone
 from vpcepadmin.audit import recorder
 from vpcepadmin.audit.models import Action, AuditRecord, Outcome, TargetType
 from vpcepadmin.changes.models import ChangeRequest, RequestStatus
-from vpcepadmin.cloud.editable import ServiceChanges
+from vpcepadmin.cloud.editable import ServiceChanges, merge_onto
 from vpcepadmin.credentials.models import CloudCredential
+from vpcepadmin.endpoints import actions
+from vpcepadmin.endpoints.actions import ItemResult, Seen
 from vpcepadmin.endpoints.modify import ApplyResult, EditRequest, modify_endpoint_service
 from vpcepadmin.endpoints.shared_cache import cache_call
 from vpcepadmin.endpoints.versioning import Version
+from vpcepadmin.request_values import parse_int
 
 OPEN_COUNT_KEY = "approvals:open"  # the navigation badge's count, dropped whenever a request changes
 OPEN_COUNT_SECONDS = 60
@@ -48,6 +56,7 @@ class Decision:
     ok: bool
     message: str
     result: ApplyResult | None = None
+    items: list[ItemResult] | None = None  # a connection or whitelist request's, one per item
 
 
 def max_age() -> timedelta:
@@ -80,6 +89,42 @@ def request_change(
         recorder.append(step)
     _counts_changed()
     return request
+
+
+def request_actions(
+    credential: CloudCredential,
+    action: str,
+    seen: Sequence[Seen],
+    reason: str,
+    context: recorder.Context,
+    service_name: str = "",
+    also_reject: Sequence[Seen] = (),
+    restored_from: AuditRecord | None = None,
+) -> ChangeRequest:
+    """Keep a confirmed connection or whitelist change as a request: each connection or entry as
+    the author saw it (approving sends nothing for one that changed since), nothing sent."""
+    first = seen[0]
+    bodies = [actions.item_body(item, action) for item in seen]
+    author = context.actor
+    username = author.get_username() if author is not None and author.is_authenticated else ""
+    with transaction.atomic():
+        request = ChangeRequest.objects.create(
+            credential=credential, service_id=first.service_id, service_name=service_name, kind=action,
+            items=[list(astuple(item)) for item in seen], also_reject=[list(astuple(item)) for item in also_reject],
+            values={}, body=bodies, version={}, reason=reason, author_id=author.pk if username and author else None,
+            author_username=username, created_at=timezone.now(), restored_from=restored_from,
+            request_ids=[context.request_id] if context.request_id else [],
+        )  # fmt: skip
+        step = _step(request, Action.REQUEST_CHANGE, context, reason=reason)
+        step.request_body, step.after = bodies, {"request": request.pk, "action": action}
+        recorder.append(step)
+    _counts_changed()
+    return request
+
+
+def seen_items(request: ChangeRequest) -> list[Seen]:
+    """A connection or whitelist request's items, as its author saw them."""
+    return [Seen(*item) for item in request.items]
 
 
 def open_requests() -> QuerySet[ChangeRequest]:
@@ -121,16 +166,16 @@ def approve(request: ChangeRequest, comment: str, context: recorder.Context) -> 
     refusal = _refusal(request, context.actor, approving=True)
     if refusal:
         return Decision(False, refusal)
+    if request.kind != Action.MODIFY_ENDPOINT_SERVICE:
+        return _approve_actions(request, comment, context)
     version = _version(request)
     if ServiceChanges.between(version.original, request.values).to_api() != request.body:
         return Decision(
             False, "The request's values no longer make the body that was reviewed. Nothing was sent."
         )
     if not _decide(request, RequestStatus.APPROVED, context, comment, Action.APPROVE_REQUEST):
-        return Decision(False, "Somebody decided on this request at the same moment. Nothing was sent.")
-    # The names first: whatever the author wrote, the record of the change names both people.
-    names = f"Request #{request.pk} by {request.author_username}, approved by {request.decided_by_username}"
-    edit = EditRequest(request.values, f"{names}: {request.reason}"[:200], request.restored_from)
+        return Decision(False, SIMULTANEOUS)
+    edit = EditRequest(request.values, _named_reason(request), request.restored_from)
     result = modify_endpoint_service(
         request.credential, request.service_id, version, edit, context, approved=True
     )
@@ -147,12 +192,72 @@ def approve(request: ChangeRequest, comment: str, context: recorder.Context) -> 
     return Decision(result.succeeded, result.message, result)
 
 
+SIMULTANEOUS = "Somebody decided on this request at the same moment. Nothing was sent."
+
+
+def _named_reason(request: ChangeRequest) -> str:
+    """The names first: whatever the author wrote, the records of the change name both people."""
+    names = f"Request #{request.pk} by {request.author_username}, approved by {request.decided_by_username}"
+    return f"{names}: {request.reason}"[:200]
+
+
+def _approve_actions(request: ChangeRequest, comment: str, context: recorder.Context) -> Decision:
+    """Approve a connection or whitelist request: each item through the pipeline, as the approver,
+    as its author saw it. Applied when every item was; stale when none was and one had changed."""
+    credential = request.credential
+    items = seen_items(request)
+    if [actions.item_body(item, request.kind) for item in items] != request.body:
+        return Decision(
+            False, "The request's items no longer make the body that was reviewed. Nothing was sent."
+        )
+    if not _decide(request, RequestStatus.APPROVED, context, comment, Action.APPROVE_REQUEST):
+        return Decision(False, SIMULTANEOUS)
+    reason, name = _named_reason(request), request.service_name
+    if request.kind in (Action.ACCEPT_CONNECTION, Action.REJECT_CONNECTION):
+        results = actions.apply_connections(credential, items, request.kind, reason, context, approved=True)
+    else:
+        also = [Seen(*item) for item in request.also_reject]
+        results = actions.apply_whitelist(
+            credential, items[0], reason, context, also, request.restored_from, name=name, approved=True
+        )
+    done = [item for item in results if item.result.succeeded]
+    message = "; ".join(f"{item.seen.item_id}: {item.result.message}" for item in results)
+    if len(done) == len(results):
+        _settle(request, RequestStatus.APPLIED, message)
+        return Decision(True, "Approved and applied.", items=results)
+    if not done and any(item.result.outcome == Outcome.CONFLICT for item in results):
+        _settle(request, RequestStatus.STALE, message, Action.STALE_REQUEST, context)
+        return Decision(False, "What the request changes is no longer as its author saw it: nothing was "
+                        "sent. The author can request it again.", items=results)  # fmt: skip
+    _settle(request, RequestStatus.NOT_APPLIED, message, Action.REQUEST_NOT_APPLIED, context)
+    return Decision(False, f"{len(done)} of {len(results)} applied: {message}", items=results)
+
+
+def rebase_of(
+    pk: str | None, user: User | None, credential: CloudCredential, service_id: str
+) -> ChangeRequest | None:
+    """The stale service request ``pk`` its author (``user``) lays over the service as it is now."""
+    number = parse_int(pk, low=1, high=2**62)
+    if number is None or user is None or not user.is_authenticated:
+        return None
+    return ChangeRequest.objects.filter(
+        pk=number, author_id=user.pk, credential=credential, service_id=service_id,
+        kind=Action.MODIFY_ENDPOINT_SERVICE, status=RequestStatus.STALE,
+    ).first()  # fmt: skip
+
+
+def rebase_values(request: ChangeRequest, current: dict[str, Any]) -> dict[str, Any]:
+    """A stale service request's changes laid over the service as it is now (``current``): what
+    its author reviews again (the same overlay as re-applying after a conflict)."""
+    return merge_onto(dict(request.version["original"]), current, request.values)
+
+
 def reject(request: ChangeRequest, comment: str, context: recorder.Context) -> Decision:
     refusal = _refusal(request, context.actor, approving=True)
     if refusal:
         return Decision(False, refusal)
     if not _decide(request, RequestStatus.REJECTED, context, comment, Action.REJECT_REQUEST):
-        return Decision(False, "Somebody decided on this request at the same moment.")
+        return Decision(False, SIMULTANEOUS)
     return Decision(True, "The request was rejected. Nothing was sent.")
 
 
@@ -161,7 +266,7 @@ def withdraw(request: ChangeRequest, context: recorder.Context) -> Decision:
     if refusal:
         return Decision(False, refusal)
     if not _decide(request, RequestStatus.WITHDRAWN, context, "", Action.WITHDRAW_REQUEST):
-        return Decision(False, "Somebody decided on this request at the same moment.")
+        return Decision(False, SIMULTANEOUS)
     return Decision(True, "The request was withdrawn. Nothing was sent.")
 
 

@@ -21,6 +21,7 @@ from vpcepadmin.cloud.editable import FIELDS as EDITABLE
 from vpcepadmin.cloud.editable import LABELS, SCALAR_NAMES, port_list
 from vpcepadmin.cloud.errors import CloudError
 from vpcepadmin.cloud.types import DEFAULT_PROTOCOL, PortMapping
+from vpcepadmin.policies.rules import Finding
 from vpcepadmin.request_values import StrictIntegerField
 
 MAX_MAPPINGS = 200
@@ -316,6 +317,17 @@ class EditForms:
     def add_clashes(self, clashes: list[Any]) -> None:
         for clash in clashes:
             self.formset.forms[clash.row].add_error("server_port", clash.message)
+
+    def add_findings(self, findings: list[Finding]) -> None:
+        """Put what a policy forbids on the field or row it names (``policies.rules.Finding.field``)."""
+        for finding in findings:
+            row, _, name = finding.field.removeprefix("ports-").partition("-")
+            if finding.field.startswith("ports-") and row.isdigit() and int(row) < len(self.formset.forms):
+                self.formset.forms[int(row)].add_error(name or "server_port", finding.message)
+            elif finding.field in self.form.fields:
+                self.form.add_error(finding.field, finding.message)
+            else:
+                self.formset.non_form_errors().append(finding.message)
 
     def add_cloud_error(self, error: CloudError) -> None:
         """Put the cloud's answer on the field its code names, else at the top of the form."""

@@ -18,7 +18,8 @@ from vpcepadmin.audit.recorder import context_from
 from vpcepadmin.cloud.editable import editable_values, merge_onto
 from vpcepadmin.cloud.types import DEFAULT_PROTOCOL
 from vpcepadmin.credentials.models import CloudCredential
-from vpcepadmin.endpoints.approvals import request_change
+from vpcepadmin.endpoints import approvals
+from vpcepadmin.endpoints.approvals import rebase_of, request_change
 from vpcepadmin.endpoints.edit_forms import MAX_MAPPINGS, EditForms, EditShape, ReasonForm, rows_from_post
 from vpcepadmin.endpoints.modify import (
     EditRequest,
@@ -28,11 +29,19 @@ from vpcepadmin.endpoints.modify import (
     refusal_for,
 )
 from vpcepadmin.endpoints.restore import restore_values, restored_record
-from vpcepadmin.endpoints.review import Review, describe_change, review_change, three_way
+from vpcepadmin.endpoints.review import (
+    Review,
+    describe_change,
+    needs_request,
+    policy_findings,
+    review_change,
+    three_way,
+)
 from vpcepadmin.endpoints.services import ReadProblem, applying_to_production
 from vpcepadmin.endpoints.versioning import Reviewed, Version, read_review, read_version, sign_review
 from vpcepadmin.htmx import wants_partial
 from vpcepadmin.mfa.stepup import step_up_required
+from vpcepadmin.policies.models import Mode
 from vpcepadmin.request_values import parse_int
 
 EDIT_PAGE = "endpoints/edit.html"
@@ -57,13 +66,8 @@ def service_edit(request: HttpRequest, pk: int, service_id: str) -> HttpResponse
         return _page(request, credential, EDIT_PAGE, version=version, problem=refusal)
     if action == "rebase":
         return _rebase(request, credential, version)
-    four_eyes = action in ("apply", "request") and credential.four_eyes()
-    if action == "apply" and four_eyes:
-        raise PermissionDenied("This account's changes need a second person's approval: request it.")
-    if action == "apply":
-        return _apply(request, credential, version)
-    if action == "request" and four_eyes:
-        return _request(request, credential, version)
+    if action in ("apply", "request"):
+        return _send(request, credential, version, action)
     if action == "review":
         return _review(request, credential, version)
     if action == "edit":
@@ -92,6 +96,11 @@ def _load(request: HttpRequest, credential: CloudCredential, service_id: str) ->
     restored = restore_values(request.GET.get("restore"), credential, loaded.service)
     original = editable_values(loaded.service)
     values = restored.values if restored else original
+    rebased = rebase_of(request.GET.get("rebase"), request.user, credential, service_id)
+    if rebased is not None:
+        values = approvals.rebase_values(rebased, original)
+        messages.info(request, f"Your request #{rebased.pk} is laid over the current state of the service. "
+                      "Review it again and request approval anew.")  # fmt: skip
     shape = EditShape.of(original, show_vip=loaded.service.server_type == "VIP", shown=values)
     forms = EditForms.initial(
         values, loaded.version, shape=shape, restored_from=restored.record.pk if restored else None
@@ -122,6 +131,7 @@ def _review(request: HttpRequest, credential: CloudCredential, version: Version)
     if review.nothing_changed:
         messages.info(request, "Nothing changed, so there is nothing to review or send.")
     forms.add_clashes(review.clashes)
+    forms.add_findings(review.forbidden)
     if not review.can_apply:
         return _page(request, credential, EDIT_PAGE, forms=forms, version=version, problem=review.problem)
     reviewed = Reviewed(forms.values(), forms.form.cleaned_data.get("restored_from"))
@@ -136,6 +146,7 @@ def _review_page(
     reason: ReasonForm,
     review: Review | None = None,
 ) -> HttpResponse:
+    findings = review.findings if review else policy_findings(credential, version, reviewed.values)
     context = {
         "version": version,
         "version_token": request.POST.get("version", ""),
@@ -143,7 +154,8 @@ def _review_page(
         "reviewed_token": sign_review(version, reviewed.values, reviewed.restored_from),
         "reason_form": reason,
         "name": reviewed.values.get("service_name") or version.service_id,
-        "four_eyes": credential.four_eyes(),
+        "four_eyes": needs_request(credential, findings),
+        "findings": [finding for finding in findings if finding.mode != Mode.FORBIDDEN],
     }
     return _page(request, credential, "endpoints/review.html", **context)
 
@@ -158,25 +170,26 @@ def _back_to_edit(request: HttpRequest, credential: CloudCredential, version: Ve
     return _page(request, credential, EDIT_PAGE, forms=forms, version=version)
 
 
-def _confirmed(
-    request: HttpRequest, credential: CloudCredential, version: Version
-) -> tuple[Reviewed, str] | HttpResponse:
-    """What the review step signed, and the reason given for it; or the page that says why not."""
+def _send(request: HttpRequest, credential: CloudCredential, version: Version, action: str) -> HttpResponse:
+    """The review's button: apply what was reviewed, or — where the account's four eyes or a policy
+    says so — request approval for it. Applying such a change is refused (403), nothing sent."""
     reviewed = read_review(request.POST.get("reviewed", ""), version)
     if reviewed is None:
         return _stale(request, credential, version.service_id)
+    four_eyes = needs_request(credential, policy_findings(credential, version, reviewed.values))
+    if action == "apply" and four_eyes:
+        raise PermissionDenied("This change needs a second person's approval: request it.")
     reason = ReasonForm(request.POST)
-    if not reason.is_valid():
+    if not reason.is_valid() or (action == "request" and not four_eyes):
         return _review_page(request, credential, version, reviewed, reason)
-    return reviewed, reason.cleaned_data["reason"].strip()
+    why = reason.cleaned_data["reason"].strip()
+    return (_request if four_eyes else _apply)(request, credential, version, reviewed, why)
 
 
-def _apply(request: HttpRequest, credential: CloudCredential, version: Version) -> HttpResponse:
+def _apply(
+    request: HttpRequest, credential: CloudCredential, version: Version, reviewed: Reviewed, why: str
+) -> HttpResponse:
     """Apply exactly what was reviewed (signed at the review, so nothing can change in between)."""
-    confirmed = _confirmed(request, credential, version)
-    if isinstance(confirmed, HttpResponse):
-        return confirmed
-    reviewed, why = confirmed
     restored_from = restored_record(reviewed.restored_from, credential, version.service_id)
     edit = EditRequest(reviewed.values, why, restored_from)
     result = modify_endpoint_service(credential, version.service_id, version, edit, context_from(request))
@@ -201,12 +214,10 @@ def _apply(request: HttpRequest, credential: CloudCredential, version: Version) 
     return _page(request, credential, EDIT_PAGE, forms=forms, version=version, result=result)
 
 
-def _request(request: HttpRequest, credential: CloudCredential, version: Version) -> HttpResponse:
-    """On an account whose changes need approval: keep exactly what was reviewed as a request."""
-    confirmed = _confirmed(request, credential, version)
-    if isinstance(confirmed, HttpResponse):
-        return confirmed
-    reviewed, why = confirmed
+def _request(
+    request: HttpRequest, credential: CloudCredential, version: Version, reviewed: Reviewed, why: str
+) -> HttpResponse:
+    """A change that needs approval: keep exactly what was reviewed as a request."""
     name = str(reviewed.values.get("service_name") or version.original.get("service_name") or "")
     restored_from = restored_record(reviewed.restored_from, credential, version.service_id)
     change = request_change(

@@ -32,6 +32,7 @@ from vpcepadmin.cloud.types import EndpointService
 from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.endpoints.services import ReadProblem, read_service
 from vpcepadmin.endpoints.versioning import Version, fingerprint, sign_version
+from vpcepadmin.policies.rules import Finding, check_service
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,8 @@ def refusal_for(version: Version) -> ReadProblem | None:
 @dataclass
 class ApplyResult:
     """How an apply ended. ``outcome`` is an ``Outcome`` value, or "no_change" / "busy" / "unreadable"
-    / "not_editable". ``Outcome.UNKNOWN`` here means the attempt stays open (no outcome record yet)."""
+    / "not_editable" / "forbidden" (by a policy) / "needs_approval". ``Outcome.UNKNOWN`` here means
+    the attempt stays open (no outcome record yet)."""
 
     outcome: str
     message: str
@@ -96,6 +98,7 @@ class ServiceEdit(Change):
         self.version = version
         # What is sent depends only on the values loaded and requested, not on the re-read.
         self.changes = ServiceChanges.between(version.original, request.values)
+        self.values = request.values
 
     def read(self, client: VpcepClient) -> EndpointService:
         return endpoint_service_get(client, self.service_id)
@@ -115,6 +118,9 @@ class ServiceEdit(Change):
     def name(self, state: EndpointService) -> str:
         return state.name or state.id
 
+    def findings(self, environment: str, state: EndpointService) -> list[Finding]:
+        return check_service(environment, self.version.original, self.values, state.server_type)
+
 
 def modify_endpoint_service(
     credential: CloudCredential,
@@ -127,12 +133,7 @@ def modify_endpoint_service(
     """Apply one reviewed change (design.md §2 step 5) through the change pipeline: one GET and at
     most one PUT (one more GET when the answer is lost, and a GET again after waiting for another
     change to the service)."""
-    if credential.four_eyes() and not approved:
-        # Four eyes is a stage of the pipeline, not only of a page: no caller sends such a change alone.
-        return ApplyResult(
-            "needs_approval", "This account's changes need a second person's approval. Nothing was sent."
-        )
-    result = apply_change(credential, ServiceEdit(service_id, version, request), context)
+    result = apply_change(credential, ServiceEdit(service_id, version, request), context, approved=approved)
     outcome = "not_editable" if result.outcome == "refused" else result.outcome
     service = result.value if result.succeeded else None
     if result.outcome in ("refused", Outcome.CONFLICT, "no_change"):

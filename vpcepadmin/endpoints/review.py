@@ -14,6 +14,8 @@ from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.credentials.services import client_for, note_failure
 from vpcepadmin.endpoints.services import ReadProblem
 from vpcepadmin.endpoints.versioning import Version
+from vpcepadmin.policies.models import Mode
+from vpcepadmin.policies.rules import Finding, check_service
 
 
 @dataclass(frozen=True)
@@ -40,14 +42,31 @@ class Review:
     diff: list[FieldChange] = field(default_factory=list)
     clashes: list[Clash] = field(default_factory=list)
     problem: ReadProblem | None = None
+    findings: list[Finding] = field(default_factory=list)  # what the policies say of it
 
     @property
     def nothing_changed(self) -> bool:
         return self.changes.is_empty()
 
     @property
+    def forbidden(self) -> list[Finding]:
+        return [finding for finding in self.findings if finding.mode == Mode.FORBIDDEN]
+
+    @property
     def can_apply(self) -> bool:
-        return not self.nothing_changed and not self.clashes and self.problem is None
+        return not self.nothing_changed and not self.clashes and self.problem is None and not self.forbidden
+
+
+def policy_findings(credential: CloudCredential, version: Version, values: dict[str, Any]) -> list[Finding]:
+    """What the policies of the account's environment say of changing the service as loaded to
+    ``values`` (the pipeline asks the same again before anything is sent)."""
+    return check_service(credential.environment, version.original, values, version.server_type)
+
+
+def needs_request(credential: CloudCredential, findings: list[Finding]) -> bool:
+    """Whether the change goes out only through a change request: the account's four eyes, or a
+    policy that says this change needs approval."""
+    return credential.four_eyes() or any(finding.mode == Mode.NEEDS_APPROVAL for finding in findings)
 
 
 def describe_change(version: Version, values: dict[str, Any]) -> Review:
@@ -63,14 +82,15 @@ def review_change(
     services on the same backend port are checked (one list call)."""
     described = describe_change(version, values)
     changes, diff = described.changes, described.diff
+    findings = policy_findings(credential, version, values) if not changes.is_empty() else []
     if changes.is_empty() or not changes.touches(("ports", "port_id")):
-        return described
+        return Review(changes, diff, findings=findings)
     try:
         clashes = check_port_clashes(credential, service_id, values["port_id"], values["ports"])
     except (CloudError, SecretUnreadable) as exc:
         note_failure(credential, exc)
-        return Review(changes, diff, problem=ReadProblem.from_error(exc))
-    return Review(changes, diff, clashes)
+        return Review(changes, diff, problem=ReadProblem.from_error(exc), findings=findings)
+    return Review(changes, diff, clashes, findings=findings)
 
 
 def check_port_clashes(

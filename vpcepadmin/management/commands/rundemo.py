@@ -1,5 +1,6 @@
 """`make run`: migrate, ensure the admin user and demo accounts, start the simulator, the observer
-(every minute, as a deployment's scheduler would run ``observe_cloud``) and the dashboard."""
+(every minute, as a deployment's scheduler would run ``observe_cloud`` and ``send_notifications``)
+and the dashboard."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from vpcepadmin.bootstrap import ADMIN_USERNAME, ensure_admin_user, ensure_demo_accounts
 from vpcepadmin.changes.observation import observe
+from vpcepadmin.notify.delivery import send_left_pending
 from vpcepadmin.serving import plan
 from vpcepadmin.simulator.demo import demo_seed
 from vpcepadmin.simulator.server import SimulatorServer
@@ -31,6 +33,7 @@ def observe_every(seconds: float, stop: threading.Event) -> None:
         try:
             for report in observe():
                 logger.info("observe_cloud: %s", report.line())
+            send_left_pending()  # as a deployment schedules send_notifications beside observe_cloud
         except Exception:  # a failed run must not end the demo: the next one tries again
             logger.exception("observe_cloud failed")
         finally:
