@@ -5,10 +5,15 @@ author. Against the simulator over real HTTP."""
 
 from __future__ import annotations
 
+import io
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.utils import timezone
 
 from tests import seeds
 from tests.connectionkit import ACCOUNTS, ACTION_PATH, PENDING, SERVICE_ID, WHITELIST_PATH, seed
@@ -18,6 +23,7 @@ from tests.mfakit import verify_session
 from vpcepadmin.audit.models import Action, AuditRecord, Outcome
 from vpcepadmin.audit.verification import verify_chain
 from vpcepadmin.changes.models import ChangeRequest, RequestStatus
+from vpcepadmin.policies.models import Mode, PolicyRule, Rule
 
 
 @pytest.fixture
@@ -177,3 +183,101 @@ def test_the_author_lays_a_stale_service_request_over_the_current_state(
     assert f"Your request #{change.pk} is laid over the current state" in page
     # Only its author can: for bob the form is the service as it is.
     assert ">mine</textarea>" not in bob.get(link).content.decode()
+
+
+def test_a_removal_whose_follow_up_rejection_ran_into_a_change_is_partly_applied(
+    people, guarded, cloud, raw_api
+) -> None:
+    alice, bob = people["alice"], people["bob"]
+    page = alice.get(_url(guarded, "whitelist/")).content.decode()
+    item = re.search(r'name="item" value="([^"]+)"', page)
+    assert item is not None
+    confirm = alice.post(_url(guarded, "whitelist/confirm/"), {"item": item.group(1)}).content.decode()
+    connections = re.findall(r'name="connection" value="([^"]+)"', confirm)
+    assert len(connections) == 2  # ACCOUNTS[0]'s pending and accepted connections
+    data = {"item": item.group(1), "step": "request", "reason": "offboarding", "also_reject": "1",
+            "connection": connections}  # fmt: skip
+    assert alice.post(_url(guarded, "whitelist/confirm/"), data).status_code == 302
+    change = ChangeRequest.objects.get()
+    requested = AuditRecord.objects.get(action=Action.REQUEST_CHANGE)
+    assert len(requested.request_body) == 3  # the removal, then the two rejections it names
+    # One of the two connections is rejected in the console meanwhile: its rejection is not sent.
+    rejection = {"action": "reject", "endpoints": [PENDING[0]]}
+    assert raw_api.post(f"{seeds.service_path(SERVICE_ID)}/connections/action", rejection).status == 200
+    cloud.control.clear_journal()
+    page = _decide(bob, change, "approve").content.decode()
+    assert "2 of 3 applied" in page
+    change.refresh_from_db()
+    assert change.status == RequestStatus.PARTLY_APPLIED
+    assert len(_calls(cloud, WHITELIST_PATH)) == 1 and len(_calls(cloud, ACTION_PATH)) == 1
+
+
+def test_a_change_a_policy_forbids_since_its_review_is_neither_requested_nor_sent(
+    people, guarded, simulator
+) -> None:
+    alice, bob = people["alice"], people["bob"]
+    service_id = simulator.seed["endpoint_services"][0]["id"]
+    editor = Editor(alice, guarded.pk, service_id)
+    editor.load()
+    rows = [*editor.values["ports"], (2222, 22, "TCP")]
+    editor.submit("review", ports=rows)
+    assert editor.submit("request", reason="OPS-12", ports=rows).status_code == 302
+    change = ChangeRequest.objects.get()
+    # An admin forbids server port 22 on staging: approving the request sends nothing.
+    PolicyRule.objects.update_or_create(
+        environment="staging", rule=Rule.FORBIDDEN_PORTS, defaults={"mode": Mode.FORBIDDEN, "value": [22]}
+    )
+    page = _decide(bob, change, "approve").content.decode()
+    assert "Server port 22 is forbidden on staging services" in page
+    change.refresh_from_db()
+    assert change.status == RequestStatus.NOT_APPLIED and simulator.journal(method="PUT") == []
+    # Reviewed before the rule, requested after it: refused on the row, no request made.
+    editor.submit("review", ports=rows)
+    PolicyRule.objects.filter(environment="staging", rule=Rule.FORBIDDEN_PORTS).update(mode=Mode.OFF)
+    editor.submit("review", ports=rows)  # signs the review while the rule is off
+    PolicyRule.objects.filter(environment="staging", rule=Rule.FORBIDDEN_PORTS).update(mode=Mode.FORBIDDEN)
+    response = editor.submit("request", reason="OPS-12 again", ports=rows)
+    assert response.status_code == 200 and "Server port 22 is forbidden" in response.content.decode()
+    assert ChangeRequest.objects.count() == 1 and simulator.journal(method="PUT") == []
+
+
+def test_requests_past_their_age_expire_when_the_job_runs_with_a_record_on_their_page(
+    people, guarded, simulator, settings
+) -> None:
+    alice = people["alice"]
+    service_id = simulator.seed["endpoint_services"][0]["id"]
+    editor = Editor(alice, guarded.pk, service_id)
+    editor.load()
+    editor.submit("review", description="late")
+    editor.submit("request", reason="OPS-13", description="late")
+    change = ChangeRequest.objects.get()
+    call_command("expire_requests", stdout=io.StringIO())
+    change.refresh_from_db()
+    assert change.status == RequestStatus.OPEN  # not due yet
+    ChangeRequest.objects.filter(pk=change.pk).update(
+        created_at=timezone.now() - timedelta(seconds=settings.APPROVAL_MAX_AGE + 1)
+    )
+    out = io.StringIO()
+    call_command("expire_requests", stdout=out)
+    assert "1 request(s) expired." in out.getvalue()
+    change.refresh_from_db()
+    assert change.status == RequestStatus.EXPIRED
+    page = alice.get(f"/approvals/{change.pk}/").content.decode()
+    assert "Change request expired — " in page
+
+
+def test_an_author_deleted_and_made_again_is_still_the_author(people, guarded, simulator) -> None:
+    alice = people["alice"]
+    service_id = simulator.seed["endpoint_services"][0]["id"]
+    editor = Editor(alice, guarded.pk, service_id)
+    editor.load()
+    editor.submit("review", description="mine")
+    editor.submit("request", reason="OPS-14", description="mine")
+    change = ChangeRequest.objects.get()
+    User.objects.filter(username="alice").delete()
+    again = make_user("operator", username="alice")
+    client = client_for(again)
+    verify_session(client, again)
+    assert _decide(client, change, "approve").status_code == 403
+    change.refresh_from_db()
+    assert change.status == RequestStatus.OPEN and simulator.journal(method="PUT") == []

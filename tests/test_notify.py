@@ -29,10 +29,11 @@ from tests.mfakit import verify_session
 from vpcepadmin.audit import recorder, security
 from vpcepadmin.audit.events import record_appended
 from vpcepadmin.audit.models import Action, AuditRecord, Outcome, TargetType
+from vpcepadmin.audit.verification import verify_chain
 from vpcepadmin.changes.models import ChangeRequest
 from vpcepadmin.changes.observation import observe_account
 from vpcepadmin.endpoints import approvals
-from vpcepadmin.notify import delivery, outbox
+from vpcepadmin.notify import delivery, messages, outbox
 from vpcepadmin.notify.models import Notification, Status
 
 SECRET_PATH = "/services/T0000/B0000/notify-test-secret-path"
@@ -450,3 +451,23 @@ def test_without_a_destination_a_production_change_writes_no_row(simulator) -> N
     service_id, _ = service_of(simulator)
     assert apply_change(operator("olga"), account, service_id, "quiet").status_code == 302
     assert Notification.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_notifier_that_fails_never_breaks_the_change(notifying, simulator, monkeypatch, caplog) -> None:
+    """Making the message raises (a bug, a database error): the change still gets its outcome
+    record in the same transaction, the page answers as usual, and the failure is logged."""
+
+    def broken(record: AuditRecord) -> None:
+        raise RuntimeError("a bug in the notifier")
+
+    monkeypatch.setattr(messages, "message_for", broken)
+    account = production(simulator)
+    service_id, _ = service_of(simulator)
+    response = apply_change(operator("carol"), account, service_id, "notifier down")
+    assert response.status_code == 302
+    outcome = AuditRecord.objects.get(action=Action.MODIFY_ENDPOINT_SERVICE, outcome=Outcome.APPLIED)
+    assert outcome.after["description"] == "notifier down"
+    assert Notification.objects.count() == 0 and notifying.subjects() == []
+    assert "A receiver of an audit event failed" in caplog.text and "RuntimeError" in caplog.text
+    assert verify_chain().ok

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from vpcepadmin.audit.chain import canonical_json, derived_hash, hashed_values, record_hash
 from vpcepadmin.audit.changes import derived_when_written
-from vpcepadmin.audit.events import record_appended
+from vpcepadmin.audit.events import notify, record_appended
 from vpcepadmin.audit.fields import TEXTS
 from vpcepadmin.audit.models import JSON_COLUMNS, AuditChainHead, AuditRecord
 from vpcepadmin.middleware import client_ip
@@ -183,7 +183,7 @@ def append(entry: Entry) -> AuditRecord:
         head.seq, head.hash = record.seq, record.hash
         head.save(update_fields=["seq", "hash"])
         # In the caller's transaction: what a receiver writes commits (or rolls back) with the record.
-        record_appended.send(sender=AuditRecord, record=record)
+        notify(record_appended, record=record)
         return record
 
 

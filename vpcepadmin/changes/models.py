@@ -66,6 +66,7 @@ class RequestStatus(models.TextChoices):
     APPROVED = "approved", "Approved: being applied"
     APPLIED = "applied", "Approved and applied"
     NOT_APPLIED = "not_applied", "Approved, not applied"
+    PARTLY_APPLIED = "partly_applied", "Approved, partly applied (see each item)"
     UNKNOWN = "unknown", "Approved: outcome not known yet (see the audit log)"
     REJECTED = "rejected", "Rejected"
     WITHDRAWN = "withdrawn", "Withdrawn"

@@ -6,8 +6,8 @@ and what it is called (``Change``). The pipeline is written once:
 
 - **lock**: one change at a time per target — the committed attempt holds it until it has its
   outcome (``changes.targets``), across processes and crashes; a change waits for an open one;
-- **gate**: on an account whose changes need a second person's approval, only an approved change
-  request goes on (``approved``); answered unrecorded, nothing read;
+- **gate**: on an account whose changes need a second person's approval, only a change request that
+  another person approved goes on (``approval``, checked here); answered unrecorded, nothing read;
 - **re-read** the target as it is now; a state the change refuses is answered unrecorded; a state
   different from what the operator saw is a **conflict**: recorded, nothing sent; then the policies
   of the account's environment judge what would be sent (``policies.rules``): a forbidden change is
@@ -37,9 +37,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from vpcepadmin.audit import recorder
+from vpcepadmin.audit.events import attempt_left_open, notify
 from vpcepadmin.audit.models import AuditRecord, Outcome, TargetType
 from vpcepadmin.audit.outcomes import outcome_of
 from vpcepadmin.budget import Budget
+from vpcepadmin.changes.models import ChangeRequest, RequestStatus
 from vpcepadmin.changes.targets import (
     Held,
     Target,
@@ -58,9 +60,7 @@ from vpcepadmin.cloud.types import format_timestamp
 from vpcepadmin.credentials.crypto import SecretUnreadable
 from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.credentials.services import client_for, note_failure, note_success
-from vpcepadmin.notify import outbox as notify
-from vpcepadmin.policies.models import Mode
-from vpcepadmin.policies.rules import Finding
+from vpcepadmin.policies.rules import Finding, needs_approval, refusals
 
 KINDS: dict[str, type[ChangeKind]] = {}
 
@@ -192,12 +192,13 @@ def apply_change(
     change: Change,
     context: recorder.Context,
     until: float | None = None,
-    approved: bool = False,
+    approval: ChangeRequest | None = None,
 ) -> ChangeResult:
     """Run ``change`` through the pipeline: one read and at most one call (one more read when the
     answer is lost, and a read again after waiting for another change to the same service). It ends
     within ``EDIT_APPLY_DEADLINE``, and by ``until`` (``time.monotonic``) when a batch gives one.
-    ``approved``: the change is an approved change request (``endpoints.approvals``)."""
+    ``approval``: the change request (``endpoints.approvals``) this change carries out."""
+    approved = approves(approval, credential, change)
     if credential.four_eyes() and not approved:
         # Four eyes is a stage of the pipeline, not only of a page: no caller sends such a change alone.
         return ChangeResult(
@@ -236,6 +237,19 @@ def apply_change(
         if time.monotonic() >= wait_until:
             return _busy(open_attempt(target))
         # Another change began or ended since the read: read again (and meet it as a conflict).
+
+
+def approves(approval: ChangeRequest | None, credential: CloudCredential, change: Change) -> bool:
+    """Whether ``approval`` lets ``change`` go out: a request of this account and service, approved
+    (and being carried out) by somebody other than its author. Checked here, not trusted from the caller."""
+    return (
+        approval is not None
+        and approval.status == RequestStatus.APPROVED
+        and approval.credential_id == credential.pk
+        and approval.service_id == change.service_id
+        and approval.decided_by_id is not None
+        and approval.decided_by_id != approval.author_id
+    )
 
 
 class _Watch:
@@ -281,10 +295,10 @@ def _prepare(
     if not body:
         return ChangeResult("no_change", "Nothing changed, so nothing was sent.", state)
     findings = change.findings(credential.environment, state)
-    forbidden = [finding.message for finding in findings if finding.mode == Mode.FORBIDDEN]
+    forbidden = refusals(findings)
     if forbidden:
-        return ChangeResult(FORBIDDEN, f"{' '.join(forbidden)} Nothing was sent.", state)
-    if not approved and any(finding.mode == Mode.NEEDS_APPROVAL for finding in findings):
+        return ChangeResult(FORBIDDEN, f"{' '.join(f.message for f in forbidden)} Nothing was sent.", state)
+    if not approved and needs_approval(findings):
         return ChangeResult(NEEDS_APPROVAL, "A policy says this change needs a second person's approval: "
                             "request it. Nothing was sent.", state)  # fmt: skip
     return state, body
@@ -403,7 +417,7 @@ def _after_failure(
     try:
         now = kind.reread(client, change.service_id, attempt.request_body)
     except CloudError:
-        notify.outcome_unknown(attempt)  # no outcome record to tell of it: the attempt stays open
+        notify(attempt_left_open, attempt=attempt)  # no outcome record to tell of it: the attempt stays open
         message = message_for(Outcome.UNKNOWN, kind.noun)
         return ChangeResult(Outcome.UNKNOWN, message, state, error=error, record=attempt)
     verdict = kind.judge(attempt.before, attempt.request_body, now, timezone.now())

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -15,7 +14,6 @@ from django.views.decorators.http import require_GET, require_POST
 from vpcepadmin import roles
 from vpcepadmin.audit.models import AuditRecord
 from vpcepadmin.audit.recorder import context_from
-from vpcepadmin.changes.models import ChangeRequest
 from vpcepadmin.cloud import whitelist
 from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.endpoints import actions, approvals
@@ -28,12 +26,12 @@ from vpcepadmin.endpoints.action_forms import (
     connection_selection,
 )
 from vpcepadmin.endpoints.actions import ENTRY, Seen
+from vpcepadmin.endpoints.approval_views import requested
 from vpcepadmin.endpoints.edit_forms import ReasonForm
 from vpcepadmin.endpoints.restore import RECORD_PK_MAX
 from vpcepadmin.endpoints.services import ReadProblem, applying_to_production
 from vpcepadmin.htmx import render_page
 from vpcepadmin.mfa.stepup import step_up_required
-from vpcepadmin.policies.models import Mode
 from vpcepadmin.request_values import parse_int
 
 _applying_to_production = applying_to_production("step")
@@ -79,7 +77,7 @@ def connections_confirm(request: HttpRequest, pk: int, service_id: str) -> HttpR
             change = approvals.request_actions(
                 credential, selection.action, seen, why, context_from(request), name
             )
-            return _requested(request, change)
+            return requested(request, change)
         results = actions.apply_connections(credential, seen, selection.action, why, context_from(request))
         return _results(request, credential, service_id, results, back="endpoints:connections")
     items = [{"seen": seen, "token": seen.sign()} for seen in selection.seen]
@@ -99,11 +97,6 @@ def _step(request: HttpRequest, needs_request: bool) -> str:
     if step == "request" and not needs_request:
         return ""  # nothing to request: the page is shown again with "Apply changes"
     return step if step in ("apply", "request") else ""
-
-
-def _requested(request: HttpRequest, change: ChangeRequest) -> HttpResponse:
-    messages.success(request, "Your change is waiting for another operator's approval. Nothing was sent yet.")
-    return redirect("approvals:detail", pk=change.pk)
 
 
 RESULTS_KEPT = 10  # the newest batches' results a session keeps for their pages
@@ -218,7 +211,7 @@ def _whitelist_step(
 ) -> HttpResponse:
     adding = seen.adds
     findings = actions.whitelist_findings(credential, seen)
-    needs_request = credential.four_eyes() or any(finding.mode == Mode.NEEDS_APPROVAL for finding in findings)
+    needs_request = approvals.needs_request(credential, findings)
     step = _step(request, needs_request)
     reason = ReasonForm(request.POST if step else None)
     everyone = actions.needs_name_typed(credential, seen)
@@ -232,7 +225,7 @@ def _whitelist_step(
             name = name or actions.service_name(credential, seen.service_id, until)
             action = actions.whitelist_action(seen)
             change = approvals.request_actions(credential, action, [seen], why, audit, name, also, restoring)
-            return _requested(request, change)
+            return requested(request, change)
         results = actions.apply_whitelist(credential, seen, why, audit, also, restoring, until, name)
         return _results(request, credential, seen.service_id, results, back="endpoints:whitelist")
     live = actions.live_rows(credential, seen)

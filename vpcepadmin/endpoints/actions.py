@@ -27,6 +27,7 @@ from vpcepadmin.changes.kinds import (
     RejectConnection,
     RemoveWhitelistEntry,
 )
+from vpcepadmin.changes.models import ChangeRequest
 from vpcepadmin.changes.pipeline import Change, ChangeKind, ChangeResult, apply_change
 from vpcepadmin.cloud.client import VpcepClient
 from vpcepadmin.cloud.endpoint_services import (
@@ -50,8 +51,7 @@ from vpcepadmin.credentials.models import CloudCredential, Environment
 from vpcepadmin.credentials.services import client_for, note_failure, note_success
 from vpcepadmin.endpoints import pending
 from vpcepadmin.endpoints.services import ReadProblem
-from vpcepadmin.policies.models import Mode
-from vpcepadmin.policies.rules import Finding, check_whitelist
+from vpcepadmin.policies.rules import Finding, check_whitelist, refusals
 
 PAGE_SIZE = 25
 # The statuses each action can leave (the console offers the same: a pending connection either way,
@@ -278,13 +278,13 @@ def apply_connections(
     action: str,
     reason: str,
     context: recorder.Context,
-    approved: bool = False,
+    approval: ChangeRequest | None = None,
 ) -> list[ItemResult]:
     """Accept or reject each connection (one pipeline run, one call at most, per connection);
-    ``approved``: a change request another operator approved."""
+    ``approval``: the approved change request they carry out."""
     until = batch_deadline()
     name = service_name(credential, seen[0].service_id, until) if seen else ""
-    return _connections(credential, seen, action, reason, name, context, until, approved)
+    return _connections(credential, seen, action, reason, name, context, until, approval)
 
 
 def _connections(
@@ -295,7 +295,7 @@ def _connections(
     name: str,
     context: recorder.Context,
     until: float,
-    approved: bool = False,
+    approval: ChangeRequest | None = None,
 ) -> list[ItemResult]:
     """One pipeline run per connection, in order, each its own attempt and outcome; then the
     account's cached pending queue is dropped, so it is not shown as still waiting (``pending.forget``)."""
@@ -305,7 +305,7 @@ def _connections(
             results.append(ItemResult(item, action, OUT_OF_TIME))  # not started: it might not end in time
             continue
         change = ConnectionChange(item, action, reason, name)
-        result = apply_change(credential, change, context, until, approved=approved)
+        result = apply_change(credential, change, context, until, approval=approval)
         results.append(ItemResult(item, action, result))
     if results:
         pending.forget(credential)
@@ -321,20 +321,20 @@ def apply_whitelist(
     restored_from: AuditRecord | None = None,
     until: float | None = None,
     name: str = "",
-    approved: bool = False,
+    approval: ChangeRequest | None = None,
 ) -> list[ItemResult]:
     """Add or remove one entry; after a removal that took effect, reject each of ``also_reject``
     (that account's connections), each its own change. All of it ends by ``until`` (the request's
-    ``batch_deadline``); ``name`` is the service's when the caller read it already; ``approved``: a
-    change request another operator approved."""
+    ``batch_deadline``); ``name`` is the service's when the caller read it already; ``approval``: the
+    approved change request it carries out."""
     action = whitelist_action(seen)
     until = until or batch_deadline()
     name = name or service_name(credential, seen.service_id, until)
     change = WhitelistChange(seen, action, reason, name, restored_from)
-    results = [ItemResult(seen, action, apply_change(credential, change, context, until, approved=approved))]
+    results = [ItemResult(seen, action, apply_change(credential, change, context, until, approval=approval))]
     if not seen.adds and results[0].result.succeeded:
         results += _connections(
-            credential, also_reject, Action.REJECT_CONNECTION, reason, name, context, until, approved
+            credential, also_reject, Action.REJECT_CONNECTION, reason, name, context, until, approval
         )
     return results
 
@@ -447,7 +447,7 @@ def whitelist_findings(credential: CloudCredential, seen: Seen) -> list[Finding]
 
 def forbidden(credential: CloudCredential, seen: Seen) -> str:
     """Why a policy forbids changing entry ``seen`` ("" when none does)."""
-    return " ".join(f.message for f in whitelist_findings(credential, seen) if f.mode == Mode.FORBIDDEN)
+    return " ".join(finding.message for finding in refusals(whitelist_findings(credential, seen)))
 
 
 def needs_name_typed(credential: CloudCredential, seen: Seen) -> bool:

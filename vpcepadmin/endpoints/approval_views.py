@@ -38,6 +38,12 @@ class CommentForm(ReasonForm):
         field.error_messages["required"] = "Say why you approve or reject it."
 
 
+def requested(request: HttpRequest, change: ChangeRequest) -> HttpResponse:
+    """After a change request is made: to its page, saying that nothing was sent."""
+    messages.success(request, "Your change is waiting for another operator's approval. Nothing was sent yet.")
+    return redirect("approvals:detail", pk=change.pk)
+
+
 @require_GET
 @permission_required(roles.VIEW, raise_exception=True)
 def approval_list(request: HttpRequest) -> HttpResponse:
@@ -81,6 +87,7 @@ def _detail(
     context = {
         "change": change, "account": change.credential, "diff": diff, "problem": problem, "comment_form": comment,
         "items": items if not isinstance(items, ReadProblem) else [], "action_label": Action(change.kind).label,
+        "also_reject": approvals.also_rejected(change),
         "is_author": approvals.is_author(change, request.user), "records": approvals.records_of(change)[:50],
         "can_decide": change.status == RequestStatus.OPEN and request.user.has_perm(roles.MODIFY),
     }  # fmt: skip
@@ -111,7 +118,7 @@ def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
             raise PermissionDenied("You made this request: another person must approve or reject it.")
         comment = CommentForm(request.POST)
         if not comment.is_valid():
-            return _detail(request, change, comment)
+            return _detail(request, change, comment, status=400)
         step = approvals.approve if action == "approve" else approvals.reject
         decision = step(change, comment.cleaned_data["reason"].strip(), context)
     else:

@@ -20,6 +20,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 from datetime import timedelta
@@ -42,6 +43,7 @@ from vpcepadmin.endpoints.actions import ItemResult, Seen
 from vpcepadmin.endpoints.modify import ApplyResult, EditRequest, modify_endpoint_service
 from vpcepadmin.endpoints.shared_cache import cache_call
 from vpcepadmin.endpoints.versioning import Version
+from vpcepadmin.policies.rules import Finding, needs_approval
 from vpcepadmin.request_values import parse_int
 
 OPEN_COUNT_KEY = "approvals:open"  # the navigation badge's count, dropped whenever a request changes
@@ -61,6 +63,12 @@ class Decision:
 
 def max_age() -> timedelta:
     return timedelta(seconds=settings.APPROVAL_MAX_AGE)
+
+
+def needs_request(credential: CloudCredential, findings: list[Finding]) -> bool:
+    """Whether a change goes out only through a change request: the account's four eyes, or a
+    policy that says this change needs approval (``findings``: what the policies say of it)."""
+    return credential.four_eyes() or needs_approval(findings)
 
 
 def request_change(
@@ -116,7 +124,9 @@ def request_actions(
             request_ids=[context.request_id] if context.request_id else [],
         )  # fmt: skip
         step = _step(request, Action.REQUEST_CHANGE, context, reason=reason)
-        step.request_body, step.after = bodies, {"request": request.pk, "action": action}
+        # The record names everything approving would send: the items, then the connections to reject.
+        then = [actions.item_body(item, Action.REJECT_CONNECTION) for item in also_reject]
+        step.request_body, step.after = bodies + then, {"request": request.pk, "action": action}
         recorder.append(step)
     _counts_changed()
     return request
@@ -125,6 +135,11 @@ def request_actions(
 def seen_items(request: ChangeRequest) -> list[Seen]:
     """A connection or whitelist request's items, as its author saw them."""
     return [Seen(*item) for item in request.items]
+
+
+def also_rejected(request: ChangeRequest) -> list[Seen]:
+    """A whitelist removal request's connections to reject after it, as its author saw them."""
+    return [Seen(*item) for item in request.also_reject]
 
 
 def open_requests() -> QuerySet[ChangeRequest]:
@@ -156,7 +171,9 @@ def expire_old() -> int:
     for request in ChangeRequest.objects.filter(
         status=RequestStatus.OPEN, created_at__lt=timezone.now() - max_age()
     ):
-        if _decide(request, RequestStatus.EXPIRED, recorder.Context(), "", Action.EXPIRE_REQUEST):
+        # An id of its own, kept with the request, so that the request's page lists its expiry record.
+        expiry = recorder.Context(request_id=f"expire-{uuid.uuid4().hex[:16]}")
+        if _decide(request, RequestStatus.EXPIRED, expiry, "", Action.EXPIRE_REQUEST):
             expired += 1
     return expired
 
@@ -177,7 +194,7 @@ def approve(request: ChangeRequest, comment: str, context: recorder.Context) -> 
         return Decision(False, SIMULTANEOUS)
     edit = EditRequest(request.values, _named_reason(request), request.restored_from)
     result = modify_endpoint_service(
-        request.credential, request.service_id, version, edit, context, approved=True
+        request.credential, request.service_id, version, edit, context, approval=request
     )
     if result.outcome == Outcome.CONFLICT:
         _settle(request, RequestStatus.STALE, result.message, Action.STALE_REQUEST, context)
@@ -214,22 +231,49 @@ def _approve_actions(request: ChangeRequest, comment: str, context: recorder.Con
         return Decision(False, SIMULTANEOUS)
     reason, name = _named_reason(request), request.service_name
     if request.kind in (Action.ACCEPT_CONNECTION, Action.REJECT_CONNECTION):
-        results = actions.apply_connections(credential, items, request.kind, reason, context, approved=True)
-    else:
-        also = [Seen(*item) for item in request.also_reject]
-        results = actions.apply_whitelist(
-            credential, items[0], reason, context, also, request.restored_from, name=name, approved=True
+        results = actions.apply_connections(
+            credential, items, request.kind, reason, context, approval=request
         )
+    else:
+        results = actions.apply_whitelist(
+            credential,
+            items[0],
+            reason,
+            context,
+            also_rejected(request),
+            request.restored_from,
+            name=name,
+            approval=request,
+        )
+    return _settle_items(request, results, context)
+
+
+# What a connection or whitelist item's outcome says of whether something may have been sent.
+UNPROVEN = (Outcome.UNKNOWN, Outcome.UNDETERMINED)
+NOTHING_SENT_FOR_IT = (Outcome.CONFLICT, "not_sent")
+
+
+def _settle_items(request: ChangeRequest, results: list[ItemResult], context: recorder.Context) -> Decision:
+    """A connection or whitelist request's end, from its items' outcomes: applied (every item),
+    outcome not known yet (an item's call proved nothing: its attempt's records tell), stale (no
+    item sent because one had changed), partly applied (some), not applied (none)."""
+    outcomes = [item.result.outcome for item in results]
     done = [item for item in results if item.result.succeeded]
     message = "; ".join(f"{item.seen.item_id}: {item.result.message}" for item in results)
     if len(done) == len(results):
         _settle(request, RequestStatus.APPLIED, message)
         return Decision(True, "Approved and applied.", items=results)
-    if not done and any(item.result.outcome == Outcome.CONFLICT for item in results):
+    if any(outcome in UNPROVEN for outcome in outcomes):
+        _settle(request, RequestStatus.UNKNOWN, message)
+        return Decision(
+            False, f"Approved; the outcome is not known yet for some items: {message}", items=results
+        )
+    if Outcome.CONFLICT in outcomes and all(outcome in NOTHING_SENT_FOR_IT for outcome in outcomes):
         _settle(request, RequestStatus.STALE, message, Action.STALE_REQUEST, context)
         return Decision(False, "What the request changes is no longer as its author saw it: nothing was "
                         "sent. The author can request it again.", items=results)  # fmt: skip
-    _settle(request, RequestStatus.NOT_APPLIED, message, Action.REQUEST_NOT_APPLIED, context)
+    status = RequestStatus.PARTLY_APPLIED if done else RequestStatus.NOT_APPLIED
+    _settle(request, status, message, Action.REQUEST_NOT_APPLIED, context)
     return Decision(False, f"{len(done)} of {len(results)} applied: {message}", items=results)
 
 
@@ -271,7 +315,11 @@ def withdraw(request: ChangeRequest, context: recorder.Context) -> Decision:
 
 
 def is_author(request: ChangeRequest, user: User | None) -> bool:
-    return user is not None and user.is_authenticated and request.author_id == user.pk
+    """The request's author: the same user, or a user of the same name (one deleted and made again
+    is still its author: the name is what the audit log knows)."""
+    if user is None or not user.is_authenticated:
+        return False
+    return request.author_id == user.pk or request.author_username == user.get_username()
 
 
 def _refusal(request: ChangeRequest, user: User | None, *, approving: bool) -> str:

@@ -19,7 +19,8 @@ from vpcepadmin.cloud.editable import editable_values, merge_onto
 from vpcepadmin.cloud.types import DEFAULT_PROTOCOL
 from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.endpoints import approvals
-from vpcepadmin.endpoints.approvals import rebase_of, request_change
+from vpcepadmin.endpoints.approval_views import requested
+from vpcepadmin.endpoints.approvals import needs_request, rebase_of, request_change
 from vpcepadmin.endpoints.edit_forms import MAX_MAPPINGS, EditForms, EditShape, ReasonForm, rows_from_post
 from vpcepadmin.endpoints.modify import (
     EditRequest,
@@ -32,7 +33,6 @@ from vpcepadmin.endpoints.restore import restore_values, restored_record
 from vpcepadmin.endpoints.review import (
     Review,
     describe_change,
-    needs_request,
     policy_findings,
     review_change,
     three_way,
@@ -41,7 +41,7 @@ from vpcepadmin.endpoints.services import ReadProblem, applying_to_production
 from vpcepadmin.endpoints.versioning import Reviewed, Version, read_review, read_version, sign_review
 from vpcepadmin.htmx import wants_partial
 from vpcepadmin.mfa.stepup import step_up_required
-from vpcepadmin.policies.models import Mode
+from vpcepadmin.policies.rules import refusals
 from vpcepadmin.request_values import parse_int
 
 EDIT_PAGE = "endpoints/edit.html"
@@ -155,7 +155,7 @@ def _review_page(
         "reason_form": reason,
         "name": reviewed.values.get("service_name") or version.service_id,
         "four_eyes": needs_request(credential, findings),
-        "findings": [finding for finding in findings if finding.mode != Mode.FORBIDDEN],
+        "findings": [finding for finding in findings if finding not in refusals(findings)],
     }
     return _page(request, credential, "endpoints/review.html", **context)
 
@@ -176,9 +176,19 @@ def _send(request: HttpRequest, credential: CloudCredential, version: Version, a
     reviewed = read_review(request.POST.get("reviewed", ""), version)
     if reviewed is None:
         return _stale(request, credential, version.service_id)
-    four_eyes = needs_request(credential, policy_findings(credential, version, reviewed.values))
+    findings = policy_findings(credential, version, reviewed.values)
+    four_eyes = needs_request(credential, findings)
     if action == "apply" and four_eyes:
         raise PermissionDenied("This change needs a second person's approval: request it.")
+    if refusals(findings):  # a policy tightened since the review: neither sent nor requested
+        forms = EditForms.reviewed(
+            reviewed.values,
+            request.POST["version"],
+            shape=_shape(version),
+            restored_from=reviewed.restored_from,
+        )
+        forms.add_findings(refusals(findings))
+        return _page(request, credential, EDIT_PAGE, forms=forms, version=version)
     reason = ReasonForm(request.POST)
     if not reason.is_valid() or (action == "request" and not four_eyes):
         return _review_page(request, credential, version, reviewed, reason)
@@ -223,8 +233,7 @@ def _request(
     change = request_change(
         credential, version, reviewed.values, why, context_from(request), name, restored_from
     )
-    messages.success(request, "Your change is waiting for another operator's approval. Nothing was sent yet.")
-    return redirect("approvals:detail", pk=change.pk)
+    return requested(request, change)
 
 
 def _rebase(request: HttpRequest, credential: CloudCredential, version: Version) -> HttpResponse:

@@ -23,6 +23,7 @@ from typing import Any
 from vpcepadmin.audit import recorder
 from vpcepadmin.audit.models import AuditRecord, Outcome
 from vpcepadmin.changes.kinds import ServiceUpdate
+from vpcepadmin.changes.models import ChangeRequest
 from vpcepadmin.changes.pipeline import Change, apply_change
 from vpcepadmin.cloud.client import VpcepClient
 from vpcepadmin.cloud.editable import ServiceChanges, edit_refusal
@@ -128,12 +129,12 @@ def modify_endpoint_service(
     version: Version,
     request: EditRequest,
     context: recorder.Context,
-    approved: bool = False,
+    approval: ChangeRequest | None = None,
 ) -> ApplyResult:
     """Apply one reviewed change (design.md §2 step 5) through the change pipeline: one GET and at
     most one PUT (one more GET when the answer is lost, and a GET again after waiting for another
     change to the service)."""
-    result = apply_change(credential, ServiceEdit(service_id, version, request), context, approved=approved)
+    result = apply_change(credential, ServiceEdit(service_id, version, request), context, approval=approval)
     outcome = "not_editable" if result.outcome == "refused" else result.outcome
     service = result.value if result.succeeded else None
     if result.outcome in ("refused", Outcome.CONFLICT, "no_change"):

@@ -14,8 +14,7 @@ from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.credentials.services import client_for, note_failure
 from vpcepadmin.endpoints.services import ReadProblem
 from vpcepadmin.endpoints.versioning import Version
-from vpcepadmin.policies.models import Mode
-from vpcepadmin.policies.rules import Finding, check_service
+from vpcepadmin.policies.rules import Finding, check_service, refusals
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ class Review:
 
     @property
     def forbidden(self) -> list[Finding]:
-        return [finding for finding in self.findings if finding.mode == Mode.FORBIDDEN]
+        return refusals(self.findings)
 
     @property
     def can_apply(self) -> bool:
@@ -61,12 +60,6 @@ def policy_findings(credential: CloudCredential, version: Version, values: dict[
     """What the policies of the account's environment say of changing the service as loaded to
     ``values`` (the pipeline asks the same again before anything is sent)."""
     return check_service(credential.environment, version.original, values, version.server_type)
-
-
-def needs_request(credential: CloudCredential, findings: list[Finding]) -> bool:
-    """Whether the change goes out only through a change request: the account's four eyes, or a
-    policy that says this change needs approval."""
-    return credential.four_eyes() or any(finding.mode == Mode.NEEDS_APPROVAL for finding in findings)
 
 
 def describe_change(version: Version, values: dict[str, Any]) -> Review:

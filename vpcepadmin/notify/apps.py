@@ -11,7 +11,8 @@ class NotifyConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
-        from vpcepadmin.audit.events import record_appended
+        from vpcepadmin.audit.events import attempt_left_open, record_appended
         from vpcepadmin.notify import checks, outbox  # noqa: F401  (importing checks registers them)
 
         record_appended.connect(outbox.on_record_appended, dispatch_uid="vpcepadmin.notify")
+        attempt_left_open.connect(outbox.on_attempt_left_open, dispatch_uid="vpcepadmin.notify.open")

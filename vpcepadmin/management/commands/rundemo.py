@@ -1,5 +1,6 @@
 """`make run`: migrate, ensure the admin user and demo accounts, start the simulator, the observer
-(every minute, as a deployment's scheduler would run ``observe_cloud`` and ``send_notifications``)
+(every minute, as a deployment's scheduler would run ``observe_cloud``, ``expire_requests`` and
+``send_notifications``)
 and the dashboard."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from vpcepadmin.bootstrap import ADMIN_USERNAME, ensure_admin_user, ensure_demo_accounts
 from vpcepadmin.changes.observation import observe
+from vpcepadmin.endpoints.approvals import expire_old
 from vpcepadmin.notify.delivery import send_left_pending
 from vpcepadmin.serving import plan
 from vpcepadmin.simulator.demo import demo_seed
@@ -33,7 +35,8 @@ def observe_every(seconds: float, stop: threading.Event) -> None:
         try:
             for report in observe():
                 logger.info("observe_cloud: %s", report.line())
-            send_left_pending()  # as a deployment schedules send_notifications beside observe_cloud
+            expire_old()  # as a deployment schedules expire_requests and send_notifications beside it
+            send_left_pending()
         except Exception:  # a failed run must not end the demo: the next one tries again
             logger.exception("observe_cloud failed")
         finally:
