@@ -94,6 +94,8 @@ def test_accepting_connections_on_a_four_eyes_account_is_a_request_the_approver_
     assert change.body == [{"action": "receive", "endpoints": [endpoint]} for endpoint in PENDING[:2]]
     assert _calls(cloud, ACTION_PATH) == []
     assert not AuditRecord.objects.filter(action=Action.ACCEPT_CONNECTION).exists()
+    requested = AuditRecord.objects.get(action=Action.REQUEST_CHANGE)
+    assert requested.summary == f"request #{change.pk}: accept connection × 2: {PENDING[0]}, {PENDING[1]}"
     # The request's page shows each connection as seen and as it is now; the author cannot decide.
     detail = alice.get(f"/approvals/{change.pk}/").content.decode()
     assert PENDING[0] in detail and "pendingAcceptance" in detail and "Approve and apply" not in detail
@@ -201,6 +203,11 @@ def test_a_removal_whose_follow_up_rejection_ran_into_a_change_is_partly_applied
     change = ChangeRequest.objects.get()
     requested = AuditRecord.objects.get(action=Action.REQUEST_CHANGE)
     assert len(requested.request_body) == 3  # the removal, then the two rejections it names
+    entry = f"iam:domain::{ACCOUNTS[0]}"
+    assert (
+        requested.summary
+        == f"request #{change.pk}: remove whitelist entry × 1: {entry}; then reject connection × 2"
+    )
     # One of the two connections is rejected in the console meanwhile: its rejection is not sent.
     rejection = {"action": "reject", "endpoints": [PENDING[0]]}
     assert raw_api.post(f"{seeds.service_path(SERVICE_ID)}/connections/action", rejection).status == 200

@@ -311,7 +311,26 @@ def derive(action: str, before: Any, request_body: Any, after: Any) -> Derived:
         return Derived("changes could not be derived", [])
     if action == Action.CHANGE_POLICY:  # its summary names the rule and environment it asked for
         return Derived(_policy_summary(request_body, changes), plain(changes))
+    if action == Action.REQUEST_CHANGE and isinstance(after, dict) and after.get("action") in Action.values:
+        return Derived(_items_request_summary(after, request_body), plain(changes))
     return Derived(_summary(action, after, changes), plain(changes))
+
+
+def _items_request_summary(after: dict[str, Any], bodies: Any) -> str:
+    """A connection or whitelist request: what it asks for and the connections or entries it names
+    (``bodies``: the exact bodies approving sends, the items first, then the connections a whitelist
+    removal rejects after it), e.g. "request #4: accept connection × 2: a, b"."""
+    named = [
+        str(item)
+        for body in (bodies if isinstance(bodies, list) else [])
+        if isinstance(body, dict)
+        for item in (body.get("endpoints") or body.get("permissions") or [])
+    ]
+    count = after.get("items") if isinstance(after.get("items"), int) else len(named)
+    items, then = named[:count], named[count:]
+    summary = f"request #{after.get('request', '?')}: {Action(after['action']).label.lower()} × {count}: "
+    summary += ", ".join(items[:3]) + (f", … {len(items) - 3} more" if len(items) > 3 else "")
+    return summary + (f"; then reject connection × {len(then)}" if then else "")
 
 
 def _ports_alone(action: str, before: Any, request_body: Any) -> tuple[Any, Any] | None:

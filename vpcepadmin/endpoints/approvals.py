@@ -126,7 +126,8 @@ def request_actions(
         step = _step(request, Action.REQUEST_CHANGE, context, reason=reason)
         # The record names everything approving would send: the items, then the connections to reject.
         then = [actions.item_body(item, Action.REJECT_CONNECTION) for item in also_reject]
-        step.request_body, step.after = bodies + then, {"request": request.pk, "action": action}
+        step.request_body = bodies + then
+        step.after = {"request": request.pk, "action": action, "items": len(bodies), "then_reject": len(then)}
         recorder.append(step)
     _counts_changed()
     return request
