@@ -78,6 +78,17 @@ def people(db: None) -> dict[str, User | None]:
     }
 
 
+def operators(*names: str) -> dict[str, Client]:
+    """A signed-in client per operator named, each past a fresh second-factor check (the step-up of
+    production changes): the two people of four eyes."""
+    clients = {}
+    for name in names:
+        user = make_user("operator", username=name)
+        clients[name] = client_for(user)
+        mfakit.verify_session(clients[name], user)
+    return clients
+
+
 @pytest.fixture
 def viewer(db: None) -> User:
     return make_user(roles.VIEWER)

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from tests import seeds
 from tests.connectionkit import ACCOUNTS, ACTION_PATH, PENDING, SERVICE_ID, WHITELIST_PATH, seed
-from tests.dashboard import client_for, make_user
+from tests.dashboard import client_for, make_user, operators
 from tests.editing import Editor
 from tests.mfakit import verify_session
 from vpcepadmin.audit.models import Action, AuditRecord, Outcome
@@ -43,11 +43,7 @@ def guarded(account):
 
 @pytest.fixture
 def people(db):
-    alice, bob = make_user("operator", username="alice"), make_user("operator", username="bob")
-    clients = {"alice": client_for(alice), "bob": client_for(bob)}
-    verify_session(clients["alice"], alice)
-    verify_session(clients["bob"], bob)
-    return clients
+    return operators("alice", "bob")
 
 
 def _url(account, tail: str) -> str:

@@ -9,9 +9,8 @@ import pytest
 from django.utils import timezone
 
 from tests import seeds
-from tests.dashboard import client_for, make_user
+from tests.dashboard import operators
 from tests.editing import Editor
-from tests.mfakit import verify_session
 from vpcepadmin.audit.models import Action, AuditRecord, Outcome
 from vpcepadmin.audit.verification import verify_chain
 from vpcepadmin.changes.models import ChangeRequest, RequestStatus
@@ -29,11 +28,7 @@ def guarded(account):
 
 @pytest.fixture
 def people(db):
-    alice, bob = make_user("operator", username="alice"), make_user("operator", username="bob")
-    clients = {"alice": client_for(alice), "bob": client_for(bob)}
-    verify_session(clients["alice"], alice)
-    verify_session(clients["bob"], bob)
-    return clients
+    return operators("alice", "bob")
 
 
 def _request(client, account, service_id: str, description: str = "four eyes") -> ChangeRequest:

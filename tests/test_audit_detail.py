@@ -49,12 +49,12 @@ def _diff_rows(response) -> list[str]:
 @pytest.mark.parametrize(
     ("body", "row"),
     [
-        ({"service_name": "web-2"}, "Service name web web-2"),
-        ({"description": ""}, "Description old text (empty)"),
-        ({"approval_enabled": False}, "Connection approval required on off"),
-        ({"port_id": NEW_PORT_ID}, f"Backend port ID {PORT_ID} {NEW_PORT_ID}"),
-        ({"vip_port_id": NEW_PORT_ID}, f"Virtual IP port ID (empty) {NEW_PORT_ID}"),
-        ({"tcp_proxy": "toa_open"}, "TCP proxy close toa_open"),
+        ({"service_name": "web-2"}, "Service name changed web web-2"),
+        ({"description": ""}, "Description changed old text (empty)"),
+        ({"approval_enabled": False}, "Connection approval required changed on off"),
+        ({"port_id": NEW_PORT_ID}, f"Backend port ID changed {PORT_ID} {NEW_PORT_ID}"),
+        ({"vip_port_id": NEW_PORT_ID}, f"Virtual IP port ID changed (empty) {NEW_PORT_ID}"),
+        ({"tcp_proxy": "toa_open"}, "TCP proxy changed close toa_open"),
     ],
 )
 def test_it_shows_the_diff_of_every_kind_of_service_field(viewer_client, db, body, row) -> None:
@@ -84,7 +84,11 @@ def test_an_account_change_is_diffed_key_by_key(viewer_client, db) -> None:
                "secret_status": "changed"},
     )  # fmt: skip
     rows = _diff_rows(viewer_client.get(f"/audit/{outcome.pk}/"))
-    assert rows == ["Display name Prod Prod EU", "Environment staging production", "Secret (empty) changed"]
+    assert rows == [
+        "Display name changed Prod Prod EU",
+        "Environment changed staging production",
+        "Secret changed (empty) changed",
+    ]
 
 
 def test_it_shows_the_request_and_its_result(viewer_client, db) -> None:
@@ -174,9 +178,11 @@ def test_a_restoring_change_and_the_restored_one_link_each_other(
 
 def test_it_says_whether_the_chain_verifies_up_to_the_record(viewer_client, db) -> None:
     records = [record(reason=f"r{index}") for index in range(6)]
-    assert "Verified — Verified just now from #1 up to this record." in text(
-        viewer_client.get(f"/audit/{records[4].pk}/")
-    )
+    # No verify_audit run yet: "not verified yet", as /audit/'s badge says, and what this page re-checked.
+    assert (
+        "Unverified — Not verified yet: no verify_audit run has checked it yet. Re-checked here just now "
+        "from #1 up to this record: intact."
+    ) in text(viewer_client.get(f"/audit/{records[4].pk}/"))
     second = records[1].seq  # after the viewer's own security events
     tamper(f"UPDATE audit_auditrecord SET reason = 'rewritten' WHERE seq = {second}")
     assert f"Broken — The chain is broken at #{second} (content)" in text(
@@ -190,16 +196,16 @@ def test_it_says_whether_the_chain_verifies_up_to_the_record(viewer_client, db) 
 def test_past_the_live_limit_it_relies_on_the_last_verification_run(viewer_client, db, settings) -> None:
     settings.AUDIT_LIVE_VERIFY_LIMIT = 3
     records = [record(reason=f"r{index}") for index in range(6)]
-    assert f"Not verified yet: {records[4].seq} records and no verification has run yet" in text(
-        viewer_client.get(f"/audit/{records[4].pk}/")
-    )
+    assert (
+        f"Not verified yet: no verify_audit run has checked it yet, and {records[4].seq} records are too many"
+    ) in text(viewer_client.get(f"/audit/{records[4].pk}/"))
     call_command("verify_audit")
     later = [record(reason=f"later {index}") for index in range(5)]
     assert "Verified: the run of" in text(viewer_client.get(f"/audit/{records[4].pk}/"))
-    assert "Not verified yet: 5 records since the last verification" in text(
-        viewer_client.get(f"/audit/{later[-1].pk}/")
+    assert "and 5 records are too many to re-check here" in text(viewer_client.get(f"/audit/{later[-1].pk}/"))
+    assert f"Re-checked here just now from #{later[0].seq}" in text(
+        viewer_client.get(f"/audit/{later[1].pk}/")
     )
-    assert f"Verified just now from #{later[0].seq}" in text(viewer_client.get(f"/audit/{later[1].pk}/"))
     tamper(f"UPDATE audit_auditrecord SET reason = 'rewritten' WHERE seq = {records[4].seq}")
     assert f"Broken — Record #{records[4].seq} does not match its hash" in text(
         viewer_client.get(f"/audit/{records[4].pk}/")

@@ -19,6 +19,7 @@ from vpcepadmin.audit.models import SECURITY_ACTIONS, AuditRecord
 from vpcepadmin.credentials.models import Environment
 
 OTHER_SERVICE = "0a9b8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d"
+STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(.+?\)"
 
 
 def _seqs(response) -> list[int]:
@@ -69,6 +70,11 @@ def log(db, operator, admin_user, simulator):
         ("q=100%", set()),
         ("actor=operator&outcome=applied", {"prod_applied"}),
         ("actor=admin&q=prod", {"account"}),
+        # Actor and service name match anywhere in the value, whatever the case (issue 15).
+        ("actor=adm", {"test_applied", "account"}),
+        ("actor=PERAT", {"prod_applied", "rejected"}),
+        ("service=AP", {"test_applied"}),
+        ("service=we", {"prod_applied", "rejected"}),
     ],
 )
 def test_it_filters_by_each_field_and_by_several_at_once(viewer_client, log, query, expected) -> None:
@@ -93,8 +99,9 @@ def test_every_row_shows_what_an_auditor_needs(viewer_client, log) -> None:
     page = viewer_client.get("/audit/").content.decode()
     rejected = log["rejected"]
     row = page[page.index(f'aria-label="Record {rejected.seq}"') :].split("</tr>")[0]
-    assert 'datetime="2026-03-03T12:00:00+00:00"' in row
-    assert 'title="2026-03-03 12:00:00.000000 UTC"' in row
+    # Absolute in UTC with the relative time beside it (it was relative only, absolute on hover).
+    assert '<time datetime="2026-03-03T12:00:00Z">2026-03-03 12:00:00 UTC</time>' in row
+    assert "months ago)" in row
     for shown in (
         "operator",
         "Test EU",
@@ -154,6 +161,30 @@ def test_keyset_pages_skip_and_repeat_nothing_while_records_are_appended(viewer_
     assert seen == sorted(seen, reverse=True)
 
 
+def _walk(client, url: str) -> list[int]:
+    """The rows of every page from ``url`` on, following "Older"."""
+    seen: list[int] = []
+    while url:
+        response = client.get(url)
+        seen += _seqs(response)
+        older = re.search(r'href="\?([^"]*before=\d+)"', response.content.decode())
+        url = "/audit/?" + older.group(1).replace("&amp;", "&") if older else ""
+    return seen
+
+
+def test_a_prefix_or_part_of_a_service_name_or_actor_finds_it_page_by_page(viewer_client, admin_user) -> None:
+    orders = [record(target_name="orders-api", target_id=OTHER_SERVICE, actor=admin_user) for _ in range(7)]
+    others = [record(target_name="payments") for _ in range(3)]
+    expected = sorted((r.seq for r in orders), reverse=True)
+    with mock.patch("django.conf.settings.AUDIT_PAGE_SIZE", 3):
+        assert _walk(viewer_client, "/audit/?service=orders") == expected
+        assert _walk(viewer_client, "/audit/?service=rs-AP") == expected
+        assert _walk(viewer_client, "/audit/?actor=adm&service=orders") == expected
+        assert _walk(viewer_client, f"/audit/?service={OTHER_SERVICE}") == expected  # an exact id
+    assert set(_walk(viewer_client, "/audit/?service=pay")) == {r.seq for r in others}
+    assert _walk(viewer_client, "/audit/?service=orders_") == []  # "_" is a character, not a wildcard
+
+
 def test_newer_links_walk_back_to_the_top(viewer_client, db) -> None:
     base = AuditRecord.objects.count()  # the viewer's own security events come first
     for index in range(12):
@@ -189,17 +220,37 @@ def test_pages_cost_the_same_queries_at_any_depth_and_size_without_offset_or_cou
     assert not any(" OFFSET " in query or "COUNT(" in query for query in sql)
 
 
-def test_the_badge_shows_the_last_verification(viewer_client, db) -> None:
+def test_the_badge_shows_the_last_verification(viewer_client, db, settings) -> None:
     first = record()
     assert "Chain not verified yet" in text(viewer_client.get("/audit/"))
     call_command("verify_audit")
     record()
     shown = text(viewer_client.get("/audit/"))
-    assert f"Chain verified now · up to #{first.seq} · 1 newer not yet" in shown
+    assert re.search(rf"Chain verified {STAMP} · up to #{first.seq} · 1 newer not yet", shown), shown
     tamper(f"UPDATE audit_auditrecord SET reason = 'rewritten' WHERE seq = {first.seq}")
     with pytest.raises(CommandError, match="content"):
         call_command("verify_audit")
     assert f"Chain broken at #{first.seq} (content)" in text(viewer_client.get("/audit/"))
+
+
+def test_the_badge_and_a_records_page_tell_the_same(viewer_client, db, settings) -> None:
+    """A record no verify_audit run has reached is "not verified yet" on both pages (the record's page
+    adds what it re-checked itself); one a run has checked is "verified" on both."""
+    newest = record()
+    page = text(viewer_client.get(f"/audit/{newest.pk}/"))
+    assert "Not verified yet: no verify_audit run has checked it yet. Re-checked here just now" in page
+    assert "Verified" not in page.replace("Not verified", "")
+    assert "Chain not verified yet" in text(viewer_client.get("/audit/"))
+    call_command("verify_audit")
+    assert "Verified: the run of" in text(viewer_client.get(f"/audit/{newest.pk}/"))
+    assert f"· up to #{newest.seq}" in text(viewer_client.get("/audit/"))
+    newer = record()
+    assert "Not verified yet: the last verify_audit run checked the chain up to" in text(
+        viewer_client.get(f"/audit/{newer.pk}/")
+    )
+    assert "1 newer not yet" in text(viewer_client.get("/audit/"))
+    tamper(f"UPDATE audit_auditrecord SET reason = 'rewritten' WHERE seq = {newer.seq}")
+    assert "Broken" in text(viewer_client.get(f"/audit/{newer.pk}/"))
 
 
 @pytest.mark.parametrize("narrow", [0, 5000], ids=["wide range", "narrow range"])

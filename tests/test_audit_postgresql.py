@@ -136,3 +136,41 @@ def test_the_json_columns_are_written_with_lz4(pg) -> None:
             "AND attname IN ('before', 'request_body', 'after', 'diff')"
         ).fetchall()
     assert dict(rows) == {"before": "l", "request_body": "l", "after": "l", "diff": "l"}
+
+
+def test_actor_and_service_name_match_anywhere_through_their_trigram_indexes(pg) -> None:
+    """Issue 15: "orders" finds "orders-api", "adm" finds "admin"; a service id still matches exactly;
+    keyset pages still walk down ``seq``; on PostgreSQL through the trigram indexes of migration 0016."""
+    code = textwrap.dedent("""
+        from django.db import connection
+        from vpcepadmin.audit.filters import AuditFilter
+        from vpcepadmin.audit.models import AuditRecord
+        from vpcepadmin.audit.recorder import Context, Entry, append
+
+        ID = "0a9b8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d"
+        for index in range(5):
+            append(Entry(action="modify_endpoint_service", target_type="endpoint_service", outcome="applied",
+                         target_id=ID, target_name="orders-api", reason=f"pg {index}",
+                         context=Context(actor_name="admin")))
+        records = AuditRecord.objects.order_by("-seq")
+        orders = AuditFilter(service="orders").apply(records)
+        mine = list(orders.values_list("seq", flat=True))
+        print("orders:", len(mine), set(orders.values_list("target_name", flat=True)))
+        print("adm:", AuditFilter(actor="adm", service="ORD").apply(records).count())
+        print("id:", AuditFilter(service=ID).apply(records).count())
+        older = AuditFilter(service="rders").apply(records).filter(seq__lt=mine[1])[:2]  # a keyset page
+        print("page:", list(older.values_list("seq", flat=True)) == mine[2:4])
+        with connection.cursor() as cursor:  # a few rows: the planner would rather read them all
+            cursor.execute("SET enable_seqscan = off")
+            cursor.execute("SET enable_indexscan = off")
+            cursor.execute("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'audit_%%_trgm' ORDER BY 1")
+            print("indexes:", [row[0] for row in cursor.fetchall()])
+        print(AuditFilter(actor="adm").apply(AuditRecord.objects.order_by("-seq")).explain())
+    """)  # fmt: skip
+    shown = _run([sys.executable, "manage.py", "shell", "-c", code], pg)
+    assert shown.returncode == 0, shown.stderr
+    assert "orders: 5 {'orders-api'}" in shown.stdout
+    assert "adm: 5" in shown.stdout and "id: 5" in shown.stdout and "page: True" in shown.stdout
+    assert "indexes: ['audit_actor_trgm', 'audit_search_trgm', 'audit_target_name_trgm']" in shown.stdout
+    # With a few rows the planner would rather read them all; the index serves the ILIKE.
+    assert "Bitmap Index Scan on audit_actor_trgm" in shown.stdout

@@ -63,7 +63,10 @@ def test_it_enrols_an_operator_who_then_signs_in_with_a_code_and_a_recovery_code
     _sign_out(page)
     _password_step(page, "operator")
     enter_code(page, codes[0], r".*/accounts/mfa/verify/.*")  # used up
-    page.get_by_text("That code is not right.").wait_for()
+    # Said at the top (with the focus) and beside the field.
+    page.locator("#error-summary").get_by_text("That code is not right.").wait_for()
+    assert page.evaluate("document.activeElement.id") == "error-summary"
+    assert "That code is not right." in page.locator("#id_otp_token_error").inner_text()
 
 
 def test_it_asks_for_a_fresh_code_before_a_change_to_production_and_keeps_the_form(page, simulator) -> None:

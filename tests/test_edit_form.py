@@ -269,8 +269,10 @@ def test_the_review_shows_the_diff_with_port_mappings_as_rows(editor) -> None:
         ports=[(443, 8443, "TCP"), (80, 8080, "TCP")],
     )
     page = " ".join(re.sub(r"<[^>]+>", " ", response.content.decode()).split())
-    assert "Service name service-00 renamed" in page
-    assert "Connection approval required on off" in page
+    # Each row says what happened to it in words, not only in colour (issue 15).
+    assert "Service name changed service-00 renamed" in page
+    assert "Connection approval required changed on off" in page
+    assert "Port mappings: 1 added, 0 removed, 1 unchanged" in page
     assert "added 80 8080 TCP" in page
     assert "unchanged 443 8443 TCP" in page
     assert "Reason for change" in page

@@ -251,7 +251,7 @@ def test_a_failed_run_shows_its_error_on_the_card_and_keeps_the_last_success(
     page = _text(_summary(viewer_client, account))
     assert "Could not load" in page  # the service counts: the cloud still fails
     assert re.search(rf"Last observed {STAMP}", page)
-    assert re.search(rf"Last observation failed {STAMP} \(.+?\): ", page)
+    assert re.search(rf"Last observation failed {STAMP} \(.+?\) ?: ", page)
     assert run.error in page
 
 

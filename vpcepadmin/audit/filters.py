@@ -6,8 +6,10 @@ it (pages, exports). Every filter uses an index on PostgreSQL: actor, account, s
 outcome have one each ending in ``seq``, the time range (created_at, seq), the free text a trigram
 index (migration 0003); the source is a set of actions (``OBSERVED_ACTIONS``, or all the others), so
 it uses the action index, or for the dashboard's records (nearly all of them) the walk down ``seq``.
-Filters combine with AND; actor, account and service match exactly, the free text
-case-insensitively anywhere in actor, account, target name, reason and error.
+Filters combine with AND; the account matches exactly, a service id exactly, the actor and a
+service name case-insensitively anywhere in the value ("adm" finds "admin", "orders" finds
+"orders-api"; a trigram index each on PostgreSQL, migration 0016), the free text case-insensitively
+anywhere in actor, account, target name, reason and error.
 """
 
 from __future__ import annotations
@@ -108,12 +110,15 @@ class AuditFilter:
     def apply(self, records: QuerySet[AuditRecord]) -> QuerySet[AuditRecord]:
         """``records`` narrowed to the filter (a time range costs one bounded query at once)."""
         if self.actor:
-            records = records.filter(actor_username=self.actor)
+            records = _contains(records, "actor_username", self.actor)
         if self.account is not None:
             records = records.filter(credential_id=self.account)
         if self.service:
-            field = "target_id" if SERVICE_ID.match(self.service) else "target_name"
-            records = records.filter(target_type=TargetType.ENDPOINT_SERVICE, **{field: self.service})
+            records = records.filter(target_type=TargetType.ENDPOINT_SERVICE)
+            if SERVICE_ID.match(self.service):
+                records = records.filter(target_id=self.service)
+            else:
+                records = _contains(records, "target_name", self.service)
         if self.category:
             records = records.filter(action__in=CATEGORIES[self.category][1])
         if self.action:
@@ -187,9 +192,27 @@ def search_sql(table: str = "") -> str:
     return "(" + " || chr(10) || ".join(prefix + name for name in SEARCH_FIELDS) + ")"
 
 
+def _pattern(text: str) -> str:
+    """``text`` anywhere, as an ILIKE pattern (its own ``%``, ``_`` and ``\\`` taken literally)."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _contains(records: QuerySet[AuditRecord], column: str, text: str) -> QuerySet[AuditRecord]:
+    """``column`` holds ``text`` anywhere, case-insensitively.
+
+    On PostgreSQL as ``ILIKE``, which the column's trigram index serves (Django's ``icontains``
+    compares ``UPPER(column)``, which that index cannot); elsewhere ``icontains``.
+    """
+    if connection.vendor != "postgresql":
+        return records.filter(**{f"{column}__icontains": text})
+    sql = f'"{AuditRecord._meta.db_table}"."{column}" ILIKE %s'
+    # The SQL is ours (a column name); the user's text is a parameter.
+    return records.filter(RawSQL(sql, (_pattern(text),), output_field=BooleanField()))  # noqa: S611
+
+
 def _search(records: QuerySet[AuditRecord], text: str) -> QuerySet[AuditRecord]:
     if connection.vendor == "postgresql":
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = _pattern(text)
         # Qualified: the page query joins the table to itself (an outcome's attempt).
         sql = search_sql(AuditRecord._meta.db_table) + " ILIKE %s"
         # The SQL is ours (column names); the user's text is a parameter.

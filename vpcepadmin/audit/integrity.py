@@ -143,7 +143,7 @@ def record_status(record: AuditRecord) -> RecordChainStatus:
             "this record's hash and link were re-checked just now."
         )
         return RecordChainStatus("verified", message)
-    return _live_status(record, run)
+    return _live_status(record.seq, run, "this record")
 
 
 def _own_problem(record: AuditRecord) -> str:
@@ -160,21 +160,33 @@ def _own_problem(record: AuditRecord) -> str:
     return ""
 
 
-def _live_status(record: AuditRecord, run: VerificationRun | None) -> RecordChainStatus:
+def _live_status(seq: int, run: VerificationRun | None, subject: str) -> RecordChainStatus:
+    """The chain from the last good run (or its start) up to ``seq``, checked now when that is
+    at most ``AUDIT_LIVE_VERIFY_LIMIT`` records; the record's page and the badge both ask this."""
     start = chain_start()
-    if run is not None and run.ok and start.seq <= run.last_seq < record.seq:
+    if run is not None and run.ok and start.seq <= run.last_seq < seq:
         start = ChainStart(run.last_seq, run.last_hash)
-    distance = record.seq - start.seq
+    distance = seq - start.seq
+    # The badge of /audit/ tells the runs' truth alone (it never reads records); this page says the
+    # same first, then what it checked itself — the same state on both pages, never "verified" here
+    # for a record no run has reached.
+    ran = (
+        f"the last verify_audit run checked the chain up to #{run.last_seq}"
+        if run is not None and run.ok
+        else "no verify_audit run has checked it yet"
+    )
     if distance > settings.AUDIT_LIVE_VERIFY_LIMIT:
-        since = "since the last verification" if run is not None else "and no verification has run yet"
-        message = f"Not verified yet: {distance} records {since}; run manage.py verify_audit."
+        message = f"Not verified yet: {ran}, and {distance} records are too many to re-check here."
         return RecordChainStatus("unverified", message)
     # The chain up to here; the derived columns of this record only (``_own_problem``): those of the
     # others are re-derived by ``verify_audit``'s runs, which the page reports as well.
-    report = verify_chain(start.seq, start.hash, until_seq=record.seq, rederive=False)
+    report = verify_chain(start.seq, start.hash, until_seq=seq, rederive=False)
     if report.first_break is not None:
         broken = report.first_break
         return RecordChainStatus(
             "broken", f"The chain is broken at #{broken.seq} ({broken.kind}): {broken.detail}."
         )
-    return RecordChainStatus("verified", f"Verified just now from #{start.seq + 1} up to this record.")
+    return RecordChainStatus(
+        "unverified",
+        f"Not verified yet: {ran}. Re-checked here just now from #{start.seq + 1} up to {subject}: intact.",
+    )

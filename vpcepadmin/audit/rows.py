@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.urls import reverse
+from django.utils.safestring import SafeString
 
 from vpcepadmin.audit.models import AuditRecord, Outcome, Source, TargetType
 from vpcepadmin.credentials.models import CloudCredential
+from vpcepadmin.templatetags.times import when_html
 
 PLACEHOLDER, SERVICE_PLACEHOLDER = "987654321", "service-placeholder"
 OUTCOME_CLASSES: dict[str, str] = {
@@ -40,9 +42,7 @@ class Row:
 
     record: AuditRecord
     url: str
-    iso_time: str
-    exact_time: str
-    relative_time: str
+    time: SafeString  # absolute in UTC with the relative time beside it (``times.when_html``)
     account: CloudCredential | None
     colour: str
     environment: str
@@ -67,19 +67,6 @@ def _short(text: str, limit: int) -> str:
 def _account(record: AuditRecord) -> CloudCredential | None:
     """The account if it still exists (``select_related`` gives None for a removed one)."""
     return record.credential if record.credential_id else None
-
-
-UNITS = ((365 * 86400, "year"), (30 * 86400, "month"), (86400, "day"), (3600, "hour"), (60, "minute"))
-
-
-def relative(moment: datetime, now: datetime) -> str:
-    """``3 hours ago``: the largest whole unit (humanize's naturaltime, without its per-call cost)."""
-    seconds = int((now - moment).total_seconds())
-    if seconds < 60:
-        return "now" if seconds < 10 else "less than a minute ago"
-    size, unit = next((size, unit) for size, unit in UNITS if seconds >= size)
-    count = seconds // size
-    return f"{count} {unit}{'s' if count > 1 else ''} ago"
 
 
 @dataclass(frozen=True)
@@ -118,9 +105,7 @@ def row_for(
     return Row(
         record=record,
         url=links.for_record(record),
-        iso_time=moment.isoformat(),
-        exact_time=moment.strftime("%Y-%m-%d %H:%M:%S.%f UTC"),
-        relative_time=relative(moment, now or datetime.now(UTC)),
+        time=when_html(moment, now=now or datetime.now(UTC)),
         account=account,
         colour=account.display_colour if account is not None else "",
         environment=account.get_environment_display() if account is not None else "",

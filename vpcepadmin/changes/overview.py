@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from vpcepadmin.audit.filters import AuditFilter
 from vpcepadmin.audit.models import OBSERVED_ACTIONS, Action, AuditRecord, Source
-from vpcepadmin.audit.rows import relative
 from vpcepadmin.changes.models import ObservationRun
 from vpcepadmin.credentials.models import CloudCredential
+from vpcepadmin.templatetags.times import relative
 
 WINDOW = timedelta(hours=24)
 # Observed records that are changes (the baseline only says how many services a first run saw).
@@ -35,11 +35,12 @@ class Moment:
     iso: str
     exact: str
     relative: str
+    at: datetime  # for ``{% when %}``
 
     @classmethod
     def of(cls, moment: datetime, now: datetime) -> Moment:
         utc = moment.astimezone(UTC)
-        return cls(utc.isoformat(), utc.strftime("%Y-%m-%d %H:%M:%S UTC"), relative(utc, now))
+        return cls(utc.isoformat(), utc.strftime("%Y-%m-%d %H:%M:%S UTC"), relative(utc, now), utc)
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ from vpcepadmin.cloud.types import format_timestamp
 from vpcepadmin.credentials.crypto import SecretUnreadable
 from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.credentials.services import client_for, note_failure, note_success
-from vpcepadmin.policies.rules import Finding, needs_approval, refusals
+from vpcepadmin.policies.rules import Finding, Settings, needs_approval, refusals, settings_for
 
 KINDS: dict[str, type[ChangeKind]] = {}
 
@@ -155,8 +155,8 @@ class Change(ABC):
         """What the audit log keeps of the answer."""
         return result.body
 
-    def findings(self, environment: str, state: Any) -> list[Finding]:
-        """What the policies of ``environment`` say of this change to ``state`` (``policies.rules``)."""
+    def findings(self, rules: Settings, state: Any) -> list[Finding]:
+        """What ``rules`` (the policies of the account's environment) say of this change to ``state``."""
         return []
 
 
@@ -294,7 +294,7 @@ def _prepare(
         return ChangeResult(Outcome.CONFLICT, message, state, record=record, ran_into=ran_into)
     if not body:
         return ChangeResult("no_change", "Nothing changed, so nothing was sent.", state)
-    findings = change.findings(credential.environment, state)
+    findings = change.findings(settings_for(credential), state)
     forbidden = refusals(findings)
     if forbidden:
         return ChangeResult(FORBIDDEN, f"{' '.join(f.message for f in forbidden)} Nothing was sent.", state)

@@ -8,6 +8,7 @@ the call in the cloud's own trace: HTTP status, the cloud's error code and messa
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 THROTTLE_CODES = frozenset({"APIGW.0308", "EndPoint.0022"})
@@ -37,6 +38,17 @@ class CloudError(Exception):
     def __str__(self) -> str:
         code = f"{self.error_code}: " if self.error_code else ""
         return f"{code}{self.message}"
+
+    @property
+    def detail(self) -> str:
+        """The message when it says more than the summary, else "" (so no page says it twice)."""
+        said = _words(self.summary) | _GENERIC_WORDS
+        return self.message if _words(self.message) - said else ""
+
+    @property
+    def explained(self) -> str:
+        """What a page shows: the summary once, then the detail when there is one."""
+        return f"{self.summary} {self.detail}".strip()
 
 
 class CloudAuthError(CloudError):
@@ -82,6 +94,19 @@ class CloudOutcomeUnknown(CloudError):
     """
 
     summary = "The request was sent but no answer came back; it may or may not have been applied."
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+# Words that say nothing a summary does not already say ("Service temporarily unavailable").
+_GENERIC_WORDS = frozenset(
+    _words(
+        "a an the is are was be been to of for please try again later temporarily error internal server"
+        " service cloud api unavailable failed request backend gateway currently available down"
+    )
+)
 
 
 def parse_error_body(raw: bytes) -> tuple[str, str]:

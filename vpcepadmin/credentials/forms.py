@@ -87,14 +87,20 @@ class CloudCredentialForm(forms.ModelForm[CloudCredential]):
         self.helper.layout = Layout(
             Fieldset("Account", "name", "environment", "colour", "requires_approval"),
             Fieldset("Cloud", "cloud", "region", "project_id"),
+            Fieldset("Sign-in", "auth_method"),
+            # static/js/account_form.js shows only the fieldset of the chosen method (data-auth-method).
             Fieldset(
-                "Sign-in",
-                "auth_method",
+                "Sign in with an access key (AK/SK)",
                 "access_key",
                 "secret_key",
+                data_auth_method=AuthMethod.AKSK.value,
+            ),
+            Fieldset(
+                "Sign in with an IAM user and password",
                 "iam_username",
                 "domain_name",
                 "password",
+                data_auth_method=AuthMethod.PASSWORD.value,
             ),
             Fieldset("Endpoints (optional)", "vpcep_endpoint", "iam_endpoint"),
         )

@@ -129,6 +129,15 @@ class CloudCredential(models.Model):
 
     # --- presentation and endpoints ---------------------------------------------------------------------
     @property
+    def current_error(self) -> str:
+        """The last error, unless a success came after it (an older error is no longer the news)."""
+        if not self.last_error or self.last_error_at is None:
+            return ""
+        if self.last_success_at is not None and self.last_success_at >= self.last_error_at:
+            return ""
+        return self.last_error
+
+    @property
     def display_colour(self) -> str:
         return Colour.RED if self.environment == Environment.PRODUCTION else self.colour
 

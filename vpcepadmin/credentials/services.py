@@ -74,7 +74,10 @@ def note_success(credential: CloudCredential) -> None:
 
 
 def note_failure(credential: CloudCredential, error: CloudError | SecretUnreadable) -> None:
-    text = str(error) if isinstance(error, CloudError) else "The stored secret cannot be decrypted."
+    if isinstance(error, CloudError):
+        text = (f"{error.error_code}: " if error.error_code else "") + error.explained
+    else:
+        text = "The stored secret cannot be decrypted."
     CloudCredential.objects.filter(pk=credential.pk).update(
         last_error_at=timezone.now(), last_error=text[:300]
     )
@@ -97,7 +100,7 @@ def test_connection(credential: CloudCredential) -> ConnectionTest:
         return ConnectionTest(False, "The stored secret cannot be decrypted: re-enter it.")
     except CloudError as exc:
         note_failure(credential, exc)
-        return ConnectionTest(False, exc.message, exc.error_code, exc.cloud_request_id)
+        return ConnectionTest(False, exc.explained, exc.error_code, exc.cloud_request_id)
     CloudCredential.objects.filter(pk=credential.pk).update(last_success_at=timezone.now())
     used = next((f"{q.used} of {q.quota} endpoint services in use." for q in quotas), "")
     return ConnectionTest(True, f"Connected. {used}".strip())

@@ -51,7 +51,8 @@ from vpcepadmin.credentials.models import CloudCredential, Environment
 from vpcepadmin.credentials.services import client_for, note_failure, note_success
 from vpcepadmin.endpoints import pending
 from vpcepadmin.endpoints.services import ReadProblem
-from vpcepadmin.policies.rules import Finding, check_whitelist, refusals
+from vpcepadmin.policies import rules as policies
+from vpcepadmin.policies.rules import Finding, Settings, refusals, settings_for
 
 PAGE_SIZE = 25
 # The statuses each action can leave (the console offers the same: a pending connection either way,
@@ -205,8 +206,8 @@ class WhitelistChange(Change):
     def name(self, state: Any) -> str:
         return self.service_name or self.service_id
 
-    def findings(self, environment: str, state: Any) -> list[Finding]:
-        return check_whitelist(environment, [self.seen.item_id]) if self.seen.adds else []
+    def findings(self, rules: Settings, state: Any) -> list[Finding]:
+        return policies.whitelist_findings(rules, [self.seen.item_id]) if self.seen.adds else []
 
 
 @dataclass(frozen=True)
@@ -442,7 +443,7 @@ def entry_rows(
 
 def whitelist_findings(credential: CloudCredential, seen: Seen) -> list[Finding]:
     """What the policies of the account's environment say of changing entry ``seen`` (an addition)."""
-    return check_whitelist(credential.environment, [seen.item_id]) if seen.adds else []
+    return policies.whitelist_findings(settings_for(credential), [seen.item_id]) if seen.adds else []
 
 
 def forbidden(credential: CloudCredential, seen: Seen) -> str:

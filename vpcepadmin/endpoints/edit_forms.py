@@ -332,7 +332,7 @@ class EditForms:
     def add_cloud_error(self, error: CloudError) -> None:
         """Put the cloud's answer on the field its code names, else at the top of the form."""
         error_code = error.error_code
-        text = f"{error.summary} {error.message}" + (f" ({error_code})" if error_code else "")
+        text = error.explained + (f" ({error_code})" if error_code else "")
         if error_code in PORT_ERROR_CODES:
             self.formset.non_form_errors().append(text)
         else:

@@ -33,7 +33,7 @@ from vpcepadmin.cloud.types import EndpointService
 from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.endpoints.services import ReadProblem, read_service
 from vpcepadmin.endpoints.versioning import Version, fingerprint, sign_version
-from vpcepadmin.policies.rules import Finding, check_service
+from vpcepadmin.policies.rules import Finding, Settings, service_findings
 
 
 @dataclass(frozen=True)
@@ -119,8 +119,8 @@ class ServiceEdit(Change):
     def name(self, state: EndpointService) -> str:
         return state.name or state.id
 
-    def findings(self, environment: str, state: EndpointService) -> list[Finding]:
-        return check_service(environment, self.version.original, self.values, state.server_type)
+    def findings(self, rules: Settings, state: EndpointService) -> list[Finding]:
+        return service_findings(rules, self.version.original, self.values, state.server_type)
 
 
 def modify_endpoint_service(

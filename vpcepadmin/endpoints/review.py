@@ -14,7 +14,7 @@ from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.credentials.services import client_for, note_failure
 from vpcepadmin.endpoints.services import ReadProblem
 from vpcepadmin.endpoints.versioning import Version
-from vpcepadmin.policies.rules import Finding, check_service, refusals
+from vpcepadmin.policies.rules import Finding, refusals, service_findings, settings_for
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class Review:
 def policy_findings(credential: CloudCredential, version: Version, values: dict[str, Any]) -> list[Finding]:
     """What the policies of the account's environment say of changing the service as loaded to
     ``values`` (the pipeline asks the same again before anything is sent)."""
-    return check_service(credential.environment, version.original, values, version.server_type)
+    return service_findings(settings_for(credential), version.original, values, version.server_type)
 
 
 def describe_change(version: Version, values: dict[str, Any]) -> Review:

@@ -13,8 +13,8 @@ from urllib.parse import quote
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
-from vpcepadmin.audit.rows import relative
 from vpcepadmin.cloud.types import EndpointService, PortMapping
+from vpcepadmin.templatetags.times import when_html
 
 PLACEHOLDER = "00000000-0000-4000-8000-000000000000"
 STATUS_CLASSES = {
@@ -53,9 +53,7 @@ class ServiceRow:
     ports_summary: str
     ports_title: str
     connections: str
-    updated_iso: str
-    updated_exact: str
-    updated_relative: str
+    updated: str  # HTML: absolute in UTC with the relative time beside it (``times.when_html``)
     short_id: str
 
     @property
@@ -88,9 +86,7 @@ def service_rows(
                 ports_summary=ports_summary(service.ports),
                 ports_title=", ".join(map(str, service.ports)),
                 connections="—" if service.connection_count is None else str(service.connection_count),
-                updated_iso=updated.isoformat() if updated else "",
-                updated_exact=updated.strftime("%Y-%m-%d %H:%M:%S UTC") if updated else "",
-                updated_relative=relative(updated, now) if updated else "",
+                updated=when_html(updated, "", now=now),
                 short_id=_short_id(service.id),
             )
         )
@@ -106,7 +102,6 @@ ROW = (
     ' <button type="button" class="btn btn-sm btn-link p-0 ms-1" data-copy="{id}" data-js-only hidden'
     ' aria-label="Copy the id of {label}"><span class="copy-label">Copy</span></button></td></tr>'
 )
-UPDATED = '<time datetime="{}" title="{}">{}</time>'
 
 
 def _e(value: object) -> str:
@@ -125,9 +120,7 @@ def row_html(row: ServiceRow) -> SafeString:
         ports_title=_e(row.ports_title),
         ports_summary=_e(row.ports_summary),
         connections=row.connections,
-        updated=UPDATED.format(row.updated_iso, row.updated_exact, row.updated_relative)
-        if row.updated_iso
-        else "",
+        updated=row.updated,
         short_id=_e(row.short_id),
         id=_e(row.id),
         label=_e(row.name or row.id),

@@ -49,7 +49,7 @@ class ReadProblem:
         if isinstance(error, SecretUnreadable):
             return cls("The stored secret cannot be decrypted — re-enter it.", secret_unreadable=True)
         return cls(
-            f"{error.summary} {error.message}".strip(),
+            error.explained,
             error.error_code,
             error.cloud_request_id,
             not_found=isinstance(error, CloudNotFound),

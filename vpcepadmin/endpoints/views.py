@@ -30,7 +30,9 @@ def overview(request: HttpRequest) -> HttpResponse:
 def account_summary(request: HttpRequest, pk: int) -> HttpResponse:
     credential = get_object_or_404(CloudCredential, pk=pk)
     summary = services.summarise_account(credential)
-    return render(request, "endpoints/_summary.html", {"credential": credential, "summary": summary})
+    # Without JavaScript the overview's card links here: a whole page, which htmx never asks for.
+    context = {"account": credential, "credential": credential, "summary": summary}
+    return render_page(request, "endpoints/summary.html", "endpoints/_summary.html", context)
 
 
 @require_GET

@@ -17,7 +17,7 @@ from typing import Any
 
 from vpcepadmin.cloud.types import PortMapping
 from vpcepadmin.cloud.whitelist import ACCOUNT_PREFIX, EVERYONE
-from vpcepadmin.credentials.models import Environment
+from vpcepadmin.credentials.models import CloudCredential, Environment
 from vpcepadmin.policies.declared import DECLARED, Declared, ValueKind
 from vpcepadmin.policies.models import Mode, PolicyRule, Rule
 
@@ -82,6 +82,17 @@ def settings_of(environment: str) -> dict[str, Setting]:
     """The rules in force in ``environment``, by rule key (one query)."""
     rows = PolicyRule.objects.filter(environment=environment)
     return _with_defaults(environment, {row.rule: _setting(row) for row in rows})
+
+
+def settings_for(credential: CloudCredential) -> dict[str, Setting]:
+    """The rules in force for ``credential``'s environment, read once per loaded account: a web
+    request's review or confirmation and the change pipeline after it judge by the same rules, with
+    one query between them."""
+    cached: tuple[str, dict[str, Setting]] | None = getattr(credential, "_policy_settings", None)
+    if cached is None or cached[0] != credential.environment:
+        cached = (credential.environment, settings_of(credential.environment))
+        credential._policy_settings = cached  # type: ignore[attr-defined]
+    return cached[1]
 
 
 def _setting(row: PolicyRule) -> Setting:

@@ -22,6 +22,18 @@ def port_rows(formset: Any, action: str, focus_last: bool = False) -> list[SafeS
     return endpoint_port_rows.port_rows(formset, action, bool(focus_last))
 
 
+@register.filter
+def field_changes(changes: list[Any]) -> list[Any]:
+    """The changes of a diff shown as before / after (every field but the port mappings)."""
+    return [change for change in changes if change.ports is None]
+
+
+@register.filter
+def port_changes(changes: list[Any]) -> list[Any]:
+    """The port-mapping changes of a diff, shown as a set diff with a table of their own."""
+    return [change for change in changes if change.ports is not None]
+
+
 @register.simple_tag
 def port_diff_rows(ports: Any) -> SafeString:
     """``{% port_diff_rows change.ports %}``: the rows of a port-mapping diff."""

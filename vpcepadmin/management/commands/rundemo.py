@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.commands import runserver
 
 from vpcepadmin.bootstrap import ADMIN_USERNAME, ensure_admin_user, ensure_demo_accounts
 from vpcepadmin.changes.observation import observe
@@ -73,7 +74,9 @@ class Command(BaseCommand):
             target=observe_every, args=(OBSERVE_EVERY, stop), name="observer", daemon=True
         ).start()
         self._greet(options, password, simulator.describe(), [a.name for a in accounts])
-        call_command("runserver", f"{options['host']}:{options['port']}", use_reloader=False)
+        server = Runserver()
+        server.last_words = self.style.WARNING(admin_password_box(password)) if password else ""
+        call_command(server, f"{options['host']}:{options['port']}", use_reloader=False)
 
     def _greet(
         self, options: dict[str, Any], password: str | None, simulator: str, accounts: list[str]
@@ -81,18 +84,41 @@ class Command(BaseCommand):
         out = self.stdout
         out.write(simulator)  # a fake cloud: its user and keys are printed on purpose
         out.write(f"Demo accounts: {', '.join(accounts)}")
-        if password:
-            out.write(
-                self.style.WARNING(
-                    f"Admin user created: {ADMIN_USERNAME} / {password}  (shown once; keep it)"
-                )
-            )
-            out.write("At its first sign-in it sets up an authenticator app: its second factor.")
-        else:
-            out.write("Sign in as an existing user (the admin password was shown when it was created).")
         out.write(f"Observing the cloud every {OBSERVE_EVERY:g} s (manage.py observe_cloud in production).")
-        out.write(self.style.SUCCESS(f"Dashboard on http://{options['host']}:{options['port']}/"))
         out.write(
             "This is the demo server. In production: gunicorn -c gunicorn.conf.py vpcepadmin.wsgi "
             f"({plan().describe()} on this machine), PostgreSQL and Redis; see README, “Deployment”."
         )
+        out.write(self.style.SUCCESS(f"Dashboard on http://{options['host']}:{options['port']}/"))
+        if not password:
+            out.write("Sign in as an existing user (the admin password was shown when it was created).")
+            out.write(f"A new password: {CHANGE_PASSWORD}")
+
+
+class Runserver(runserver.Command):
+    """Django's ``runserver`` that prints ``last_words`` once it listens, after its own banner: the
+    admin password must be the last thing on the screen, not lost among the simulator's keys."""
+
+    last_words = ""
+
+    def on_bind(self, server_port: int) -> None:
+        super().on_bind(server_port)
+        if self.last_words:
+            self.stdout.write(self.last_words)
+
+
+CHANGE_PASSWORD = f".venv/bin/python manage.py changepassword {ADMIN_USERNAME}"
+
+
+def admin_password_box(password: str) -> str:
+    """The admin user's generated password in a frame of characters, with how to set a new one."""
+    lines = [
+        f"Admin user created: {ADMIN_USERNAME}",
+        f"Password: {password}",
+        "Shown once: keep it. At the first sign-in it sets up an authenticator app.",
+        f"A new password: {CHANGE_PASSWORD}",
+        "(manage.py reads var/local.env itself: run it as it is, in this directory)",
+    ]
+    width = max(len(line) for line in lines)
+    rule = "+" + "-" * (width + 2) + "+"
+    return "\n".join([rule, *(f"| {line.ljust(width)} |" for line in lines), rule])
