@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import base64
 import re
+import time
 from pathlib import Path
 
 from django_otp.oath import totp
@@ -72,7 +73,7 @@ def main() -> None:
         page.locator("#error-summary").wait_for()
         page.screenshot(path=OUT / "edit-with-errors.png")
         page.goto(url)
-        page.locator("#id_description").fill("Shown in the README")
+        page.locator("#id_description").fill(f"Shown in the README ({time.strftime('%H:%M:%S')})")
         page.get_by_role("button", name="Review changes").last.click()
         page.get_by_role("heading", name="Review your change").wait_for()
         page.screenshot(path=OUT / "review.png", full_page=True)
@@ -80,7 +81,7 @@ def main() -> None:
         page.get_by_role("button", name="Apply changes").click()
         page.get_by_text("Change applied.").wait_for()
         page.goto(f"{options.base}/audit/?category=cloud")
-        page.locator("#audit-results a[href^='/audit/']").first.click()
+        page.locator("#audit-results a[href^='/audit/'][href$='/']").first.click()
         page.get_by_role("heading", name=re.compile("Audit record")).wait_for()
         page.screenshot(path=OUT / "audit-record.png", full_page=True)
         phone = browser.new_page(viewport={"width": 390, "height": 844})
