@@ -50,7 +50,8 @@ def approval_list(request: HttpRequest) -> HttpResponse:
     """Open requests, oldest first, filtered by account and author."""
     found = approvals.open_requests()
     account = parse_int(request.GET.get("account"), low=1, high=2**62)
-    author = (request.GET.get("author") or "").strip()[:150]
+    # A user name never holds a control character (and PostgreSQL refuses NUL in a query): dropped.
+    author = "".join(ch for ch in request.GET.get("author") or "" if ch.isprintable()).strip()[:150]
     if account:
         found = found.filter(credential_id=account)
     if author:
