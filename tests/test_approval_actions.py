@@ -66,6 +66,15 @@ def _connection_token(client, account, endpoint_id: str) -> str:
     return {endpoint: token for token, endpoint in rows}[endpoint_id]
 
 
+def _request_edit(client, account, service_id: str, reason: str, **fields: Any) -> ChangeRequest:
+    """A service edit reviewed and requested (nothing sent), as its author's pages make it."""
+    editor = Editor(client, account.pk, service_id)
+    editor.load()
+    editor.submit("review", **fields)
+    assert editor.submit("request", reason=reason, **fields).status_code == 302
+    return ChangeRequest.objects.latest("pk")
+
+
 def _decide(client, change: ChangeRequest, action: str, comment: str = "checked") -> Any:
     return client.post(f"/approvals/{change.pk}/decide/", {"action": action, "reason": comment}, follow=True)
 
@@ -163,11 +172,7 @@ def test_the_author_lays_a_stale_service_request_over_the_current_state(
 ) -> None:
     alice, bob = people["alice"], people["bob"]
     service_id = simulator.seed["endpoint_services"][0]["id"]
-    editor = Editor(alice, guarded.pk, service_id)
-    editor.load()
-    editor.submit("review", description="mine")
-    assert editor.submit("request", reason="OPS-11", description="mine").status_code == 302
-    change = ChangeRequest.objects.get()
+    change = _request_edit(alice, guarded, service_id, "OPS-11", description="mine")
     assert raw_api.put(seeds.service_path(service_id), {"service_name": "console-name"}).status == 200
     _decide(bob, change, "approve")
     change.refresh_from_db()
@@ -249,11 +254,7 @@ def test_requests_past_their_age_expire_when_the_job_runs_with_a_record_on_their
 ) -> None:
     alice = people["alice"]
     service_id = simulator.seed["endpoint_services"][0]["id"]
-    editor = Editor(alice, guarded.pk, service_id)
-    editor.load()
-    editor.submit("review", description="late")
-    editor.submit("request", reason="OPS-13", description="late")
-    change = ChangeRequest.objects.get()
+    change = _request_edit(alice, guarded, service_id, "OPS-13", description="late")
     call_command("expire_requests", stdout=io.StringIO())
     change.refresh_from_db()
     assert change.status == RequestStatus.OPEN  # not due yet
@@ -272,11 +273,7 @@ def test_requests_past_their_age_expire_when_the_job_runs_with_a_record_on_their
 def test_an_author_deleted_and_made_again_is_still_the_author(people, guarded, simulator) -> None:
     alice = people["alice"]
     service_id = simulator.seed["endpoint_services"][0]["id"]
-    editor = Editor(alice, guarded.pk, service_id)
-    editor.load()
-    editor.submit("review", description="mine")
-    editor.submit("request", reason="OPS-14", description="mine")
-    change = ChangeRequest.objects.get()
+    change = _request_edit(alice, guarded, service_id, "OPS-14", description="mine")
     User.objects.filter(username="alice").delete()
     again = make_user("operator", username="alice")
     client = client_for(again)

@@ -14,7 +14,7 @@ from vpcepadmin.cloud.errors import CloudRejected, CloudUnavailable
 from vpcepadmin.cloud.failures import READ_TIMEOUT
 from vpcepadmin.credentials.models import CloudCredential
 from vpcepadmin.endpoints.services import ReadProblem
-from vpcepadmin.templatetags.times import when_html
+from vpcepadmin.times import when_html
 
 MOMENT = datetime(2026, 11, 29, 5, 24, tzinfo=UTC)
 STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(.+?\)"

@@ -17,6 +17,13 @@
   // Every POST form shows progress at once and cannot be sent twice (htmx requests: below).
   // The buttons are disabled after the browser has taken the submitter's name and value.
   var WAIT_SAYS_AFTER = 3; // seconds before "Still waiting for the cloud (N s)…"
+  // A spinner and what it waits for, as the element's whole content (text, never markup).
+  function waiting(el, text) {
+    var spinner = document.createElement("span");
+    spinner.className = "spinner-border spinner-border-sm";
+    spinner.setAttribute("aria-hidden", "true");
+    el.replaceChildren(spinner, document.createTextNode(" " + text));
+  }
   function progress(form, submitter) {
     var status = form.querySelector("[data-progress]");
     if (!status) {
@@ -27,7 +34,7 @@
       (submitter && submitter.parentNode ? submitter.parentNode : form).after(status);
     }
     status.setAttribute("data-waiting", String(Date.now()));
-    status.innerHTML = '<span class="spinner-border spinner-border-sm" aria-hidden="true"></span> Sending…';
+    waiting(status, "Sending…");
   }
   document.addEventListener("submit", function (event) {
     var form = event.target;
@@ -58,7 +65,7 @@
       note.className = "page-progress";
       note.setAttribute("role", "status");
       note.setAttribute("data-waiting", String(Date.now() - NAVIGATION_SAYS_AFTER));
-      note.innerHTML = '<span class="spinner-border spinner-border-sm" aria-hidden="true"></span> Loading…';
+      waiting(note, "Loading…");
       document.body.appendChild(note);
     }, NAVIGATION_SAYS_AFTER);
   });
@@ -81,13 +88,9 @@
       if (!el.getAttribute("data-waiting")) { el.setAttribute("data-waiting", String(since)); }
       var seconds = Math.floor((Date.now() - since) / 1000);
       if (seconds < WAIT_SAYS_AFTER) { return; }
-      var text = el.querySelector("[data-waiting-text]") || el;
+      var text = el.querySelector("[data-waiting-text]");
       var said = "Still waiting for the cloud (" + seconds + " s)…";
-      if (text === el) {
-        el.innerHTML = '<span class="spinner-border spinner-border-sm" aria-hidden="true"></span> ' + said;
-      } else {
-        text.textContent = said;
-      }
+      if (text) { text.textContent = said; } else { waiting(el, said); }
     });
   }, 1000);
   // htmx: the control that sent a request is disabled and busy until its answer is in.

@@ -14,7 +14,7 @@ from django.utils.safestring import SafeString
 
 from vpcepadmin.audit.models import AuditRecord, Outcome, Source, TargetType
 from vpcepadmin.credentials.models import CloudCredential
-from vpcepadmin.templatetags.times import when_html
+from vpcepadmin.times import when_html
 
 PLACEHOLDER, SERVICE_PLACEHOLDER = "987654321", "service-placeholder"
 OUTCOME_CLASSES: dict[str, str] = {

@@ -11,7 +11,7 @@ same minute (the audit filter's precision).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Subquery
 from django.urls import reverse
@@ -21,26 +21,10 @@ from vpcepadmin.audit.filters import AuditFilter
 from vpcepadmin.audit.models import OBSERVED_ACTIONS, Action, AuditRecord, Source
 from vpcepadmin.changes.models import ObservationRun
 from vpcepadmin.credentials.models import CloudCredential
-from vpcepadmin.templatetags.times import relative
 
 WINDOW = timedelta(hours=24)
 # Observed records that are changes (the baseline only says how many services a first run saw).
 CHANGE_ACTIONS = tuple(action for action in OBSERVED_ACTIONS if action != Action.OBSERVATION_BASELINE)
-
-
-@dataclass(frozen=True)
-class Moment:
-    """A time as the pages show it: exact in UTC, relative to now, and ISO for ``<time>``."""
-
-    iso: str
-    exact: str
-    relative: str
-    at: datetime  # for ``{% when %}``
-
-    @classmethod
-    def of(cls, moment: datetime, now: datetime) -> Moment:
-        utc = moment.astimezone(UTC)
-        return cls(utc.isoformat(), utc.strftime("%Y-%m-%d %H:%M:%S UTC"), relative(utc, now), utc)
 
 
 @dataclass(frozen=True)
@@ -49,10 +33,10 @@ class ObservationOverview:
 
     outside_changes: int
     outside_url: str  # the audit log filtered to this account's outside records since ``since``
-    last_observed: Moment | None
+    last_observed: datetime | None  # shown by ``{% when %}``: UTC, with the relative time
     ever_run: bool
     error: str  # the newest run's error; "" when it read the account
-    failed_at: Moment | None
+    failed_at: datetime | None
 
 
 def observation_overview(credential: CloudCredential) -> ObservationOverview:
@@ -76,8 +60,8 @@ def observation_overview(credential: CloudCredential) -> ObservationOverview:
     return ObservationOverview(
         outside_changes=count,
         outside_url=f"{reverse('audit:list')}?{query}",
-        last_observed=Moment.of(last_success_at, now) if last_success_at else None,
+        last_observed=last_success_at,
         ever_run=newest is not None,
         error=newest.error if newest is not None and failed else "",
-        failed_at=Moment.of(newest.started_at, now) if newest is not None and failed else None,
+        failed_at=newest.started_at if newest is not None and failed else None,
     )

@@ -110,6 +110,13 @@ def _org_path_entry(text: str) -> str:
     return entry
 
 
+def is_everyone(permission: str) -> bool:
+    """Whether an entry lets every account in: ``*``, or an account id made of ``*`` only (a narrower
+    question than ``opens_widely``: ``iam:domain::12*`` opens widely, but not to everyone)."""
+    text = permission.strip().removeprefix(ACCOUNT_PREFIX)
+    return bool(text) and set(text) == {EVERYONE}
+
+
 def opens_widely(permission: str) -> bool:
     """Whether an entry lets more than one named account connect: everyone (``*``), or an account id
     or path with a wildcard (``iam:domain::*`` is everyone too)."""

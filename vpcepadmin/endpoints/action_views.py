@@ -32,6 +32,7 @@ from vpcepadmin.endpoints.restore import RECORD_PK_MAX
 from vpcepadmin.endpoints.services import ReadProblem, applying_to_production
 from vpcepadmin.htmx import render_page
 from vpcepadmin.mfa.stepup import step_up_required
+from vpcepadmin.policies.rules import Finding, refusals
 from vpcepadmin.request_values import parse_int
 
 _applying_to_production = applying_to_production("step")
@@ -170,7 +171,7 @@ def whitelist_confirm(request: HttpRequest, pk: int, service_id: str) -> HttpRes
     restoring = actions.undoing(parse_int(restore, low=1, high=RECORD_PK_MAX), credential, service_id)
     if restore and restoring is None:
         return _refused(request, credential, service_id, "That audit record cannot be undone here.")
-    token = request.POST.get("item")
+    token, add = request.POST.get("item"), None
     if token:
         seen = Seen.read(token, credential, service_id, ENTRY)
         if seen is None or (restoring is not None and not actions.undoes(restoring, seen)):
@@ -189,14 +190,14 @@ def whitelist_confirm(request: HttpRequest, pk: int, service_id: str) -> HttpRes
         seen = Seen.entry(
             credential, service_id, add.cleaned_data["entry"], add.cleaned_data["permission_type"], ""
         )
-        forbidden = actions.forbidden(credential, seen)
-        if forbidden:
-            add.add_error("value", forbidden)
-            return _whitelist(request, credential, service_id, 1, add)
-    forbidden = actions.forbidden(credential, seen)
+    findings = actions.whitelist_findings(credential, seen)
+    forbidden = " ".join(finding.message for finding in refusals(findings))
+    if forbidden and add is not None:  # beside the field it came from
+        add.add_error("value", forbidden)
+        return _whitelist(request, credential, service_id, 1, add)
     if forbidden:
         return _refused(request, credential, service_id, forbidden)
-    return _whitelist_step(request, credential, seen, restoring)
+    return _whitelist_step(request, credential, seen, restoring, findings)
 
 
 def _refused(
@@ -207,10 +208,13 @@ def _refused(
 
 
 def _whitelist_step(
-    request: HttpRequest, credential: CloudCredential, seen: Seen, restoring: AuditRecord | None
+    request: HttpRequest,
+    credential: CloudCredential,
+    seen: Seen,
+    restoring: AuditRecord | None,
+    findings: list[Finding],
 ) -> HttpResponse:
     adding = seen.adds
-    findings = actions.whitelist_findings(credential, seen)
     needs_request = approvals.needs_request(credential, findings)
     step = _step(request, needs_request)
     reason = ReasonForm(request.POST if step else None)

@@ -52,7 +52,7 @@ from vpcepadmin.credentials.services import client_for, note_failure, note_succe
 from vpcepadmin.endpoints import pending
 from vpcepadmin.endpoints.services import ReadProblem
 from vpcepadmin.policies import rules as policies
-from vpcepadmin.policies.rules import Finding, Settings, refusals, settings_for
+from vpcepadmin.policies.rules import Finding, Settings, settings_for
 
 PAGE_SIZE = 25
 # The statuses each action can leave (the console offers the same: a pending connection either way,
@@ -134,6 +134,17 @@ class Seen:
         """The account id a whitelist entry names ("" for a path or everyone)."""
         return self.item_id.removeprefix(ACCOUNT_PREFIX) if self.item_id.startswith(ACCOUNT_PREFIX) else ""
 
+    def connection_changed(self, conn: Connection) -> bool:
+        """Whether connection ``conn``, read now, is no longer as it was seen (status or update time)."""
+        updated = format_timestamp(conn.updated_at) if conn.updated_at else ""
+        return conn.status != self.status or updated != self.updated_at
+
+    def entry_changed(self, found: Permission | None) -> bool:
+        """Whether the whitelist entry, read now (None: absent), is no longer as it was seen."""
+        if self.adds:
+            return found is not None
+        return found is None or found.id != self.updated_at
+
 
 class ConnectionChange(Change):
     """Accept (the API's ``receive``) or reject one connection, as it was seen."""
@@ -156,8 +167,7 @@ class ConnectionChange(Change):
         return None
 
     def conflicts(self, state: Connection) -> bool:
-        updated = format_timestamp(state.updated_at) if state.updated_at else ""
-        return state.status != self.seen.status or updated != self.seen.updated_at
+        return self.seen.connection_changed(state)
 
     def body(self, state: Connection) -> dict[str, Any]:
         return connection_action_body(self.verb, self.seen.item_id)
@@ -193,9 +203,7 @@ class WhitelistChange(Change):
         return permission_find(client, self.service_id, self.seen.item_id)
 
     def conflicts(self, state: Permission | None) -> bool:
-        if self.verb == "add":
-            return state is not None
-        return state is None or state.id != self.seen.updated_at
+        return self.seen.entry_changed(state)
 
     def body(self, state: Permission | None) -> dict[str, Any]:
         return permission_action_body(self.verb, [self.seen.item_id], self.seen.status)
@@ -352,12 +360,11 @@ def items_now(credential: CloudCredential, seen: Sequence[Seen]) -> list[dict[st
         try:
             if item.of == ENTRY:
                 found = permission_find(client, item.service_id, item.item_id)
-                state = "absent" if found is None else "present"
-                changed = (found is not None) if item.adds else (found is None or found.id != item.updated_at)
+                state, changed = ("absent" if found is None else "present"), item.entry_changed(found)
             else:
                 conn = connection_get(client, item.service_id, item.item_id)
                 state = "gone" if conn is None else conn.status
-                changed = conn is None or ConnectionChange(item, Action.ACCEPT_CONNECTION, "").conflicts(conn)
+                changed = conn is None or item.connection_changed(conn)
         except CloudError as exc:
             return {"seen": item, "now": f"could not be read ({exc.message})", "changed": None}
         return {"seen": item, "now": state, "changed": changed}
@@ -444,11 +451,6 @@ def entry_rows(
 def whitelist_findings(credential: CloudCredential, seen: Seen) -> list[Finding]:
     """What the policies of the account's environment say of changing entry ``seen`` (an addition)."""
     return policies.whitelist_findings(settings_for(credential), [seen.item_id]) if seen.adds else []
-
-
-def forbidden(credential: CloudCredential, seen: Seen) -> str:
-    """Why a policy forbids changing entry ``seen`` ("" when none does)."""
-    return " ".join(finding.message for finding in refusals(whitelist_findings(credential, seen)))
 
 
 def needs_name_typed(credential: CloudCredential, seen: Seen) -> bool:

@@ -9,7 +9,6 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from vpcepadmin import roles
@@ -72,9 +71,7 @@ def _detail(
     request: HttpRequest, change: ChangeRequest, comment: CommentForm, status: int = 200
 ) -> HttpResponse:
     """The request, and the diff against the service as it is now in the cloud (one GET)."""
-    if change.status == RequestStatus.OPEN and change.created_at < timezone.now() - approvals.max_age():
-        approvals.expire_old()  # past its age: it is expired, not offered for approval
-        change.refresh_from_db()
+    approvals.expire_if_due(change)
     is_open = change.status == RequestStatus.OPEN
     items: list[dict[str, Any]] | ReadProblem = []
     current: EndpointService | ReadProblem | None = None

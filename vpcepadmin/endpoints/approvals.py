@@ -82,21 +82,10 @@ def request_change(
 ) -> ChangeRequest:
     """Keep a reviewed change as a request (nothing is sent) and record that it was made, together."""
     body = ServiceChanges.between(version.original, values).to_api()
-    author = context.actor
-    username = author.get_username() if author is not None and author.is_authenticated else ""
-    author_pk = author.pk if username and author is not None else None
-    with transaction.atomic():
-        request = ChangeRequest.objects.create(
-            credential=credential, service_id=version.service_id, service_name=service_name, values=values,
-            body=body, version=_version_data(version), reason=reason, author_id=author_pk,
-            author_username=username, created_at=timezone.now(), restored_from=restored_from,
-            request_ids=[context.request_id] if context.request_id else [],
-        )  # fmt: skip
-        step = _step(request, Action.REQUEST_CHANGE, context, reason=reason, before=version.original)
-        step.request_body, step.after = body, {"request": request.pk}
-        recorder.append(step)
-    _counts_changed()
-    return request
+    return _open(
+        credential, version.service_id, service_name, reason, context, restored_from,
+        recorded=(version.original, body, {}), values=values, body=body, version=_version_data(version),
+    )  # fmt: skip
 
 
 def request_actions(
@@ -111,26 +100,51 @@ def request_actions(
 ) -> ChangeRequest:
     """Keep a confirmed connection or whitelist change as a request: each connection or entry as
     the author saw it (approving sends nothing for one that changed since), nothing sent."""
-    first = seen[0]
     bodies = [actions.item_body(item, action) for item in seen]
-    author = context.actor
-    username = author.get_username() if author is not None and author.is_authenticated else ""
+    # The record names everything approving would send: the items, then the connections to reject.
+    then = [actions.item_body(item, Action.REJECT_CONNECTION) for item in also_reject]
+    said = {"action": action, "items": len(bodies), "then_reject": len(then)}
+    return _open(
+        credential, seen[0].service_id, service_name, reason, context, restored_from,
+        recorded=(None, bodies + then, said), kind=action, items=[list(astuple(item)) for item in seen],
+        also_reject=[list(astuple(item)) for item in also_reject], values={}, body=bodies, version={},
+    )  # fmt: skip
+
+
+def _open(
+    credential: CloudCredential,
+    service_id: str,
+    service_name: str,
+    reason: str,
+    context: recorder.Context,
+    restored_from: AuditRecord | None,
+    recorded: tuple[Any, Any, dict[str, Any]],
+    **fields: Any,
+) -> ChangeRequest:
+    """A new open request by the context's user, and its "Change requested" record (``recorded``:
+    the record's before, request body and what its "after" adds), in one transaction."""
+    author_pk, username = _who(context)
+    before, body, after = recorded
     with transaction.atomic():
         request = ChangeRequest.objects.create(
-            credential=credential, service_id=first.service_id, service_name=service_name, kind=action,
-            items=[list(astuple(item)) for item in seen], also_reject=[list(astuple(item)) for item in also_reject],
-            values={}, body=bodies, version={}, reason=reason, author_id=author.pk if username and author else None,
-            author_username=username, created_at=timezone.now(), restored_from=restored_from,
-            request_ids=[context.request_id] if context.request_id else [],
+            credential=credential, service_id=service_id, service_name=service_name, reason=reason,
+            author_id=author_pk, author_username=username, created_at=timezone.now(),
+            restored_from=restored_from, request_ids=[context.request_id] if context.request_id else [],
+            **fields,
         )  # fmt: skip
-        step = _step(request, Action.REQUEST_CHANGE, context, reason=reason)
-        # The record names everything approving would send: the items, then the connections to reject.
-        then = [actions.item_body(item, Action.REJECT_CONNECTION) for item in also_reject]
-        step.request_body = bodies + then
-        step.after = {"request": request.pk, "action": action, "items": len(bodies), "then_reject": len(then)}
+        step = _step(request, Action.REQUEST_CHANGE, context, reason=reason, before=before)
+        step.request_body, step.after = body, {"request": request.pk, **after}
         recorder.append(step)
     _counts_changed()
     return request
+
+
+def _who(context: recorder.Context) -> tuple[int | None, str]:
+    """The primary key and name of the context's user ((None, "") for nobody signed in)."""
+    user = context.actor
+    if user is None or not user.is_authenticated:
+        return None, ""
+    return user.pk, user.get_username()
 
 
 def seen_items(request: ChangeRequest) -> list[Seen]:
@@ -164,6 +178,13 @@ def open_count() -> int:
     found = fresh.count()
     cache_call(lambda: cache.set(OPEN_COUNT_KEY, found, OPEN_COUNT_SECONDS))
     return found
+
+
+def expire_if_due(request: ChangeRequest) -> None:
+    """A request past its age is expired now (with its record) rather than offered for a decision."""
+    if request.status == RequestStatus.OPEN and request.created_at < timezone.now() - max_age():
+        expire_old()
+        request.refresh_from_db()
 
 
 def expire_old() -> int:
@@ -329,9 +350,7 @@ def _refusal(request: ChangeRequest, user: User | None, *, approving: bool) -> s
         return "You made this request: another person must approve or reject it."
     if not approving and not is_author(request, user):
         return "Only the author can withdraw a request."
-    if request.status == RequestStatus.OPEN and request.created_at < timezone.now() - max_age():
-        expire_old()
-        request.refresh_from_db()
+    expire_if_due(request)
     if request.status != RequestStatus.OPEN:
         return f"This request is no longer open ({request.get_status_display().lower()})."
     return ""
@@ -342,12 +361,11 @@ def _decide(
 ) -> bool:
     """Move an open request to ``status`` unless somebody else moved it first (one conditional
     UPDATE), and record the step in the same transaction."""
-    user = context.actor
-    username = user.get_username() if user is not None and user.is_authenticated else ""
+    user_pk, username = _who(context)
     with transaction.atomic():
         moved = ChangeRequest.objects.filter(pk=request.pk, status=RequestStatus.OPEN).update(
-            status=status, decided_by_id=user.pk if username and user is not None else None,
-            decided_by_username=username or "system", decided_at=timezone.now(), comment=comment,
+            status=status, decided_by_id=user_pk, decided_by_username=username or "system",
+            decided_at=timezone.now(), comment=comment,
         )  # fmt: skip
         request.refresh_from_db()
         if moved == 1:

@@ -181,12 +181,7 @@ def _send(request: HttpRequest, credential: CloudCredential, version: Version, a
     if action == "apply" and four_eyes:
         raise PermissionDenied("This change needs a second person's approval: request it.")
     if refusals(findings):  # a policy tightened since the review: neither sent nor requested
-        forms = EditForms.reviewed(
-            reviewed.values,
-            request.POST["version"],
-            shape=_shape(version),
-            restored_from=reviewed.restored_from,
-        )
+        forms = _reviewed_forms(request, version, reviewed)
         forms.add_findings(refusals(findings))
         return _page(request, credential, EDIT_PAGE, forms=forms, version=version)
     reason = ReasonForm(request.POST)
@@ -215,13 +210,18 @@ def _apply(
         context = {"version": version, "result": result, "conflict_rows": rows}
         context |= {"version_token": request.POST["version"], "reviewed_token": request.POST["reviewed"]}
         return _page(request, credential, "endpoints/conflict.html", **context)
-    forms = EditForms.reviewed(
-        reviewed.values, request.POST["version"], shape=_shape(version), restored_from=reviewed.restored_from
-    )
+    forms = _reviewed_forms(request, version, reviewed)
     if result.error is not None:
         forms.add_cloud_error(result.error)
     messages.error(request, result.message)
     return _page(request, credential, EDIT_PAGE, forms=forms, version=version, result=result)
+
+
+def _reviewed_forms(request: HttpRequest, version: Version, reviewed: Reviewed) -> EditForms:
+    """The edit form again with the reviewed values, bound and validated, to show an error on its field."""
+    return EditForms.reviewed(
+        reviewed.values, request.POST["version"], shape=_shape(version), restored_from=reviewed.restored_from
+    )
 
 
 def _request(

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from vpcepadmin.cloud.types import EndpointService, PortMapping
-from vpcepadmin.templatetags.times import when_html
+from vpcepadmin.times import when_html
 
 PLACEHOLDER = "00000000-0000-4000-8000-000000000000"
 STATUS_CLASSES = {
@@ -53,7 +53,9 @@ class ServiceRow:
     ports_summary: str
     ports_title: str
     connections: str
-    updated: str  # HTML: absolute in UTC with the relative time beside it (``times.when_html``)
+    updated: (
+        SafeString  # escaped HTML: absolute in UTC with the relative time beside it (``times.when_html``)
+    )
     short_id: str
 
     @property
@@ -125,4 +127,4 @@ def row_html(row: ServiceRow) -> SafeString:
         id=_e(row.id),
         label=_e(row.name or row.id),
     )
-    return mark_safe(html)  # noqa: S308  (every value from the cloud is escaped by _e)
+    return mark_safe(html)  # noqa: S308  (every value from the cloud is escaped by _e; ``updated`` by format_html)

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from vpcepadmin.cloud.types import PortMapping
-from vpcepadmin.cloud.whitelist import ACCOUNT_PREFIX, EVERYONE
+from vpcepadmin.cloud.whitelist import is_everyone
 from vpcepadmin.credentials.models import CloudCredential, Environment
 from vpcepadmin.policies.declared import DECLARED, Declared, ValueKind
 from vpcepadmin.policies.models import Mode, PolicyRule, Rule
@@ -255,14 +255,6 @@ def whitelist_findings(settings: Settings, entries: Iterable[str]) -> list[Findi
     if setting.mode == Mode.FORBIDDEN:
         message += " Add each account that needs access by its ID instead."
     return [setting.finding("entry", message)]
-
-
-def is_everyone(entry: str) -> bool:
-    """Whether a whitelist entry lets every account in: ``*``, or an account ID made of ``*`` only."""
-    text = entry.strip()
-    if text.startswith(ACCOUNT_PREFIX):
-        text = text[len(ACCOUNT_PREFIX) :]
-    return bool(text) and set(text) == {EVERYONE}
 
 
 # --- reading findings ---------------------------------------------------------------------------------
